@@ -1,0 +1,96 @@
+"""The one adapter for how Switchboard reaches Azure OpenAI (or the local emulator, or OpenAI).
+
+Entra ID by default: ``azure.identity.aio`` fetches, caches and refreshes the bearer token; the
+``openai`` SDK asks its provider before each request. An API key is only a local fallback.
+Clients are bound to an event loop, so there is one :class:`Connection` per running loop: one in
+the Functions worker, one per test in the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+import aiohttp
+import openai
+from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
+
+from switchboard.settings import Settings
+
+TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"  # noqa: S105  # a scope, not a secret
+REST_TIMEOUT_SECONDS = 10.0
+
+
+class Connection:
+    """The SDK client for REST and an aiohttp session for the call WebSocket, same auth for both."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._credential: DefaultAzureCredential | None = None
+        if settings.api_key:
+            api_key: Any = settings.api_key
+            headers = {"api-key": settings.api_key}
+        else:
+            self._credential = DefaultAzureCredential(managed_identity_client_id=settings.client_id)
+            api_key = get_bearer_token_provider(self._credential, TOKEN_SCOPE)
+            headers = {}
+        self._api_key = api_key
+        self.client = openai.AsyncOpenAI(
+            base_url=settings.api_base_url + "/",
+            api_key=api_key,
+            default_headers=headers,
+            webhook_secret=settings.webhook_secret,
+            max_retries=0,  # Durable retries activities; retrying here too would multiply attempts
+            timeout=REST_TIMEOUT_SECONDS,
+        )
+        self._http: aiohttp.ClientSession | None = None
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The session WebSockets are opened with (created on first use, on the running loop)."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    def realtime_url(self, call_id: str) -> str:
+        """``wss://<resource>/openai/v1/realtime?call_id=...`` (``ws://`` for a local emulator)."""
+        base = self._settings.api_base_url
+        scheme = "wss" if base.startswith("https://") else "ws"
+        return f"{scheme}://{base.split('://', 1)[1]}/realtime?call_id={call_id}"
+
+    async def auth_headers(self) -> dict[str, str]:
+        """Headers for a WebSocket handshake: ``api-key`` or a fresh ``Authorization: Bearer``."""
+        if self._settings.api_key:
+            return {"api-key": self._settings.api_key}
+        token = await self._api_key()
+        return {"Authorization": f"Bearer {token}"}
+
+    async def aclose(self) -> None:
+        """Close every client this connection opened."""
+        await self.client.close()
+        if self._http is not None:
+            await self._http.close()
+        if self._credential is not None:
+            await self._credential.close()
+
+
+_connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Connection] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_connection(settings: Settings) -> Connection:
+    """The running loop's connection, created on first use."""
+    loop = asyncio.get_running_loop()
+    connection = _connections.get(loop)
+    if connection is None:
+        connection = _connections[loop] = Connection(settings)
+    return connection
+
+
+async def close_connection() -> None:
+    """Close the running loop's connection, if any (tests, and worker shutdown)."""
+    connection = _connections.pop(asyncio.get_running_loop(), None)
+    if connection is not None:
+        await connection.aclose()

@@ -1,0 +1,78 @@
+"""One WebSocket to one call, behind a small interface: connect, send, receive, close.
+
+A refused handshake (404/410) means the call is over: the service only lets sockets attach to
+live calls. Anything else that breaks the socket is a drop, which a new connection can survive.
+"""
+
+from __future__ import annotations
+
+import json
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+HANDSHAKE_TIMEOUT_SECONDS = 10.0
+_ENDED_STATUSES = frozenset({404, 410})
+
+
+class CallEnded(Exception):
+    """The service refused to attach a socket to the call: it has ended."""
+
+
+class ChannelDropped(Exception):
+    """The socket could not be opened or broke; the call may still be up."""
+
+
+class RealtimeChannel:
+    """An open socket to a call's realtime session."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> None:
+        self._http = http
+        self._url = url
+        self._headers = headers
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+
+    async def __aenter__(self) -> RealtimeChannel:
+        try:
+            self._ws = await self._http.ws_connect(
+                self._url,
+                headers=self._headers,
+                timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                heartbeat=20.0,
+                max_msg_size=16 * 1024 * 1024,
+            )
+        except aiohttp.WSServerHandshakeError as error:
+            if error.status in _ENDED_STATUSES:
+                raise CallEnded(f"socket refused with {error.status}") from error
+            raise ChannelDropped(f"handshake failed with {error.status}") from error
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise ChannelDropped(f"cannot connect: {type(error).__name__}") from error
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def send(self, event: dict[str, Any]) -> None:
+        """Send one client event; a broken socket is a drop."""
+        assert self._ws is not None
+        try:
+            await self._ws.send_str(json.dumps(event))
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as error:
+            raise ChannelDropped(f"send failed: {type(error).__name__}") from error
+
+    async def receive(self, timeout: float) -> str | None:
+        """The next text message; ``None`` when the socket closed. Raises ``TimeoutError``."""
+        assert self._ws is not None
+        message = await self._ws.receive(timeout=timeout)
+        if message.type is aiohttp.WSMsgType.TEXT:
+            return str(message.data)
+        if message.type is aiohttp.WSMsgType.BINARY:
+            return bytes(message.data).decode("utf-8", "replace")
+        return None

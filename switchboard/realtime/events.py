@@ -1,0 +1,152 @@
+"""Server events the monitor acts on, parsed once into small types.
+
+Only the handful of event types the monitor uses are parsed past their ``type``: a live call
+streams many deltas a second, and the per-event path must stay lean (see ``bench/``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard.usage import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCreated:
+    """The socket is attached to the call's session."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The caller started speaking (server VAD)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerTranscript:
+    """What the caller said, once transcription of a turn completes."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTranscript:
+    """What the agent said in one response."""
+
+    response_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCall:
+    """A tool call the model made, complete with its arguments."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """The arguments as an object; the model may produce bad JSON, which reads as none."""
+        try:
+            value = json.loads(self.arguments or "{}")
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseDone:
+    """A response finished: its usage and any tool calls in its output."""
+
+    response_id: str
+    status: str
+    usage: Usage
+    function_calls: tuple[FunctionCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AudioStopped:
+    """The caller has heard the whole of a response."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerError:
+    """The service reported an error on the socket (the session stays up)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """A message that is not a well-formed event: logged, never fatal to the call."""
+
+    reason: str
+
+
+ServerEvent = (
+    SessionCreated
+    | SpeechStarted
+    | CallerTranscript
+    | AgentTranscript
+    | ResponseDone
+    | AudioStopped
+    | ServerError
+    | Malformed
+)
+
+
+def parse_event(raw: str | bytes) -> ServerEvent | None:
+    """Parse one WebSocket message; ``None`` for the (many) event types the monitor ignores."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return Malformed("not JSON")
+    if not isinstance(data, dict):
+        return Malformed("not a JSON object")
+    parser = _PARSERS.get(data.get("type"))  # type: ignore[arg-type]
+    if parser is None:
+        return None
+    try:
+        return parser(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        return Malformed(f"bad {data['type']}: {type(error).__name__} {error}")
+
+
+def _response_done(data: dict[str, Any]) -> ResponseDone:
+    response = data["response"]
+    calls = tuple(
+        FunctionCall(item["call_id"], item["name"], item.get("arguments") or "")
+        for item in response.get("output") or ()
+        if item.get("type") == "function_call"
+    )
+    return ResponseDone(
+        response_id=response.get("id") or "",
+        status=response.get("status") or "",
+        usage=Usage.from_response(response.get("usage")),
+        function_calls=calls,
+    )
+
+
+def _error(data: dict[str, Any]) -> ServerError:
+    error = data.get("error") or {}
+    return ServerError(str(error.get("code") or error.get("type") or ""), str(error.get("message")))
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
+    "session.created": lambda _: SessionCreated(),
+    "input_audio_buffer.speech_started": lambda _: SpeechStarted(),
+    "conversation.item.input_audio_transcription.completed": (
+        lambda d: CallerTranscript(str(d["transcript"]))
+    ),
+    "response.output_audio_transcript.done": (
+        lambda d: AgentTranscript(str(d["response_id"]), str(d["transcript"]))
+    ),
+    "response.done": _response_done,
+    "output_audio_buffer.stopped": lambda d: AudioStopped(str(d["response_id"])),
+    "error": _error,
+}

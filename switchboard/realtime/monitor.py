@@ -1,0 +1,307 @@
+"""The call monitor: stays on the call's socket for one bounded slice of its life.
+
+It greets the caller, keeps the transcript and usage, answers the model's tool calls, and comes
+back with an outcome the orchestrator acts on. A dropped socket is reattached with backoff while
+the call is up; a refused reattach means the call has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from switchboard.agent import END_CALL, TRANSFER_CALL
+from switchboard.realtime.channel import CallEnded, ChannelDropped, RealtimeChannel
+from switchboard.realtime.events import (
+    AgentTranscript,
+    AudioStopped,
+    CallerTranscript,
+    FunctionCall,
+    Malformed,
+    ResponseDone,
+    ServerError,
+    ServerEvent,
+    SessionCreated,
+    SpeechStarted,
+    parse_event,
+)
+from switchboard.usage import Usage
+
+logger = logging.getLogger(__name__)
+
+ChannelFactory = Callable[[], Awaitable[RealtimeChannel]]
+
+
+class MonitorOutcome(StrEnum):
+    """Why a monitor slice returned."""
+
+    CALL_ENDED = "call_ended"
+    SLICE_ENDED = "slice_ended"
+    TRANSFER_REQUESTED = "transfer_requested"
+    END_CALL_REQUESTED = "end_call_requested"
+
+
+class MonitorUnavailable(Exception):
+    """The socket could not be (re)opened within the reconnect budget: worth a retry."""
+
+
+@dataclass(frozen=True)
+class MonitorRequest:
+    """One slice of monitoring. ``speak`` is said first (greeting, or a notice after a failure)."""
+
+    call_id: str
+    slice_seconds: float
+    speak: str | None = None
+    converse: bool = True
+    reconnect_attempts: int = 5
+    goodbye_grace_seconds: float = 1.5
+    tool_response_timeout_seconds: float = 15.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for the activity input."""
+        return {
+            "call_id": self.call_id,
+            "slice_seconds": self.slice_seconds,
+            "speak": self.speak,
+            "converse": self.converse,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MonitorRequest:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            call_id=data["call_id"],
+            slice_seconds=float(data["slice_seconds"]),
+            speak=data.get("speak"),
+            converse=bool(data.get("converse", True)),
+        )
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One utterance, with the wall-clock time the monitor saw it."""
+
+    speaker: str
+    text: str
+    at: str
+
+
+@dataclass
+class MonitorResult:
+    """What one slice saw and how it ended."""
+
+    outcome: MonitorOutcome
+    turns: list[Turn] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    department: str | None = None
+    reconnects: int = 0
+    events: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for the activity output."""
+        return {
+            "outcome": self.outcome.value,
+            "turns": [{"speaker": t.speaker, "text": t.text, "at": t.at} for t in self.turns],
+            "usage": self.usage.to_dict(),
+            "department": self.department,
+            "reconnects": self.reconnects,
+            "events": self.events,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MonitorResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            outcome=MonitorOutcome(data["outcome"]),
+            turns=[Turn(t["speaker"], t["text"], t["at"]) for t in data.get("turns", [])],
+            usage=Usage.from_dict(data.get("usage", {})),
+            department=data.get("department"),
+            reconnects=int(data.get("reconnects", 0)),
+            events=int(data.get("events", 0)),
+        )
+
+
+@dataclass
+class _Ending:
+    """A tool asked to leave the call; finish once its spoken line has played."""
+
+    outcome: MonitorOutcome
+    department: str | None
+    give_up_at: float
+    response_id: str | None = None
+    done_at: float | None = None
+
+
+class CallMonitor:
+    """Runs one :class:`MonitorRequest` against sockets from ``open_channel``."""
+
+    def __init__(self, request: MonitorRequest, open_channel: ChannelFactory) -> None:
+        self._request = request
+        self._open_channel = open_channel
+        self._result = MonitorResult(MonitorOutcome.SLICE_ENDED)
+        self._ending: _Ending | None = None
+        self._to_speak = request.speak
+        self._handlers: dict[type[Any], Callable[[Any, RealtimeChannel], Awaitable[None]]] = {
+            SessionCreated: self._ignore,
+            SpeechStarted: self._ignore,
+            CallerTranscript: self._on_caller_transcript,
+            AgentTranscript: self._on_agent_transcript,
+            ResponseDone: self._on_response_done,
+            AudioStopped: self._on_audio_stopped,
+            ServerError: self._on_server_error,
+            Malformed: self._on_malformed,
+        }
+
+    async def run(self) -> MonitorResult:
+        """Monitor until the call ends, a tool ends the slice, or the slice runs out."""
+        call_id = self._request.call_id
+        deadline = time.monotonic() + self._request.slice_seconds
+        failures = 0
+        while time.monotonic() < deadline:
+            try:
+                async with await self._open_channel() as channel:
+                    failures = 0
+                    outcome = await self._attached(channel, deadline)
+            except CallEnded:
+                logger.info("call %s: socket refused, the call has ended", call_id)
+                return self._finish(MonitorOutcome.CALL_ENDED)
+            except ChannelDropped as error:
+                failures += 1
+                if failures > self._request.reconnect_attempts:
+                    raise MonitorUnavailable(f"call {call_id}: {error}") from error
+                delay = min(0.25 * 2**failures, 8.0, max(deadline - time.monotonic(), 0.0))
+                logger.warning(
+                    "call %s: socket dropped (%s), reconnecting in %.2fs", call_id, error, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            if outcome is not None:
+                return self._finish(outcome)
+            self._result.reconnects += 1
+            logger.info("call %s: socket closed by the service, reattaching", call_id)
+        return self._finish(MonitorOutcome.SLICE_ENDED)
+
+    async def _attached(self, channel: RealtimeChannel, deadline: float) -> MonitorOutcome | None:
+        """Consume events on one socket; ``None`` when the socket closed under us."""
+        if self._to_speak:
+            await _respond(channel, self._to_speak)
+            self._to_speak = None
+        while True:
+            now = time.monotonic()
+            ending = self._ending
+            if ending is not None and (
+                now >= ending.give_up_at or (ending.done_at is not None and now >= ending.done_at)
+            ):
+                return ending.outcome
+            wake_at = min(deadline, ending.give_up_at if ending else deadline)
+            if ending is not None and ending.done_at is not None:
+                wake_at = min(wake_at, ending.done_at)
+            if now >= deadline:
+                return MonitorOutcome.SLICE_ENDED
+            try:
+                raw = await channel.receive(timeout=wake_at - now)
+            except TimeoutError:
+                continue
+            if raw is None:
+                return None
+            self._result.events += 1
+            event = parse_event(raw)
+            if event is not None:
+                await self._handlers[type(event)](event, channel)
+
+    def _finish(self, outcome: MonitorOutcome) -> MonitorResult:
+        self._result.outcome = outcome
+        if self._ending is not None and outcome is not MonitorOutcome.CALL_ENDED:
+            self._result.department = self._ending.department
+        logger.info(
+            "call %s: monitor slice ended: %s after %d events, %d reconnects",
+            self._request.call_id,
+            outcome.value,
+            self._result.events,
+            self._result.reconnects,
+        )
+        return self._result
+
+    async def _ignore(self, event: ServerEvent, channel: RealtimeChannel) -> None:
+        return None
+
+    async def _on_caller_transcript(
+        self, event: CallerTranscript, channel: RealtimeChannel
+    ) -> None:
+        self._result.turns.append(Turn("caller", event.text, _now()))
+
+    async def _on_agent_transcript(self, event: AgentTranscript, channel: RealtimeChannel) -> None:
+        self._result.turns.append(Turn("agent", event.text, _now()))
+
+    async def _on_response_done(self, event: ResponseDone, channel: RealtimeChannel) -> None:
+        self._result.usage += event.usage
+        ending = self._ending
+        if ending is not None and not event.function_calls and ending.done_at is None:
+            ending.response_id = event.response_id
+            ending.done_at = time.monotonic() + self._request.goodbye_grace_seconds
+        for call in event.function_calls:
+            await self._on_function_call(call, channel)
+
+    async def _on_audio_stopped(self, event: AudioStopped, channel: RealtimeChannel) -> None:
+        ending = self._ending
+        if ending is not None and ending.response_id == event.response_id:
+            ending.done_at = time.monotonic()
+
+    async def _on_server_error(self, event: ServerError, channel: RealtimeChannel) -> None:
+        logger.warning(
+            "call %s: service error %s: %s", self._request.call_id, event.code, event.message
+        )
+
+    async def _on_malformed(self, event: Malformed, channel: RealtimeChannel) -> None:
+        logger.warning(
+            "call %s: ignored a malformed event: %s", self._request.call_id, event.reason
+        )
+
+    async def _on_function_call(self, call: FunctionCall, channel: RealtimeChannel) -> None:
+        """Answer a tool call; the leaving tools also ask the model for its last line."""
+        logger.info("call %s: model called %s", self._request.call_id, call.name)
+        if not self._request.converse or self._ending is not None:
+            await _tool_output(channel, call, {"ok": False, "error": "the call is already ending"})
+            return
+        if call.name == TRANSFER_CALL:
+            department = call.parsed_arguments().get("department")
+            self._begin_ending(MonitorOutcome.TRANSFER_REQUESTED, department)
+            await _tool_output(channel, call, {"ok": True, "status": "transferring"})
+            line = "In one short sentence, tell the caller you are transferring them now."
+        elif call.name == END_CALL:
+            self._begin_ending(MonitorOutcome.END_CALL_REQUESTED, None)
+            await _tool_output(channel, call, {"ok": True, "status": "ending"})
+            line = "Say a short, warm goodbye to the caller."
+        else:
+            await _tool_output(channel, call, {"ok": False, "error": f"unknown tool {call.name}"})
+            line = "That tool is not available. Carry on helping the caller."
+        await _respond(channel, line)
+
+    def _begin_ending(self, outcome: MonitorOutcome, department: object) -> None:
+        self._ending = _Ending(
+            outcome=outcome,
+            department=department if isinstance(department, str) and department else None,
+            give_up_at=time.monotonic() + self._request.tool_response_timeout_seconds,
+        )
+
+
+async def _respond(channel: RealtimeChannel, instructions: str) -> None:
+    await channel.send({"type": "response.create", "response": {"instructions": instructions}})
+
+
+async def _tool_output(
+    channel: RealtimeChannel, call: FunctionCall, output: dict[str, Any]
+) -> None:
+    item = {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps(output)}
+    await channel.send({"type": "conversation.item.create", "item": item})
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

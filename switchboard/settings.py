@@ -1,0 +1,164 @@
+"""Settings: one frozen dataclass, read from the environment once, validated all at once.
+
+Every problem is reported in one error that names each variable and says what it must be, so a
+misconfigured deployment fails with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from switchboard.sip import is_transfer_target
+
+T = TypeVar("T")
+
+VOICES = frozenset(
+    {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
+)
+DEFAULT_INSTRUCTIONS = (
+    "You are the friendly front desk of a small business, answering the phone. Keep answers short "
+    "and spoken. If the caller asks for a person, call transfer_call. When the caller is done, say "
+    "goodbye and call end_call."
+)
+DEFAULT_GREETING = "Hello, thanks for calling. How can I help you today?"
+
+
+class SettingsError(ValueError):
+    """Raised with every invalid or missing setting named, one per line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment (app settings / local.settings.json)."""
+
+    openai_endpoint: str
+    deployment: str
+    webhook_secret: str
+    api_key: str | None
+    client_id: str | None
+    instructions: str
+    voice: str
+    greeting: str
+    transfer_target: str | None
+    monitor_slice_seconds: int
+
+    @property
+    def api_base_url(self) -> str:
+        """The v1 API root: ``<endpoint>/openai/v1`` (no ``api-version``, no deployment path)."""
+        return f"{self.openai_endpoint}/openai/v1"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build from ``env`` (default ``os.environ``); one error names every bad variable."""
+        reader = _Reader(os.environ if env is None else env)
+        settings = cls(
+            openai_endpoint=reader.get("AZURE_OPENAI_ENDPOINT", _endpoint),
+            deployment=reader.get("AZURE_OPENAI_DEPLOYMENT", _non_empty),
+            webhook_secret=reader.get("OPENAI_WEBHOOK_SECRET", _webhook_secret, secret=True),
+            api_key=reader.optional("AZURE_OPENAI_API_KEY", _non_empty, secret=True),
+            client_id=reader.optional("AZURE_CLIENT_ID", _non_empty),
+            instructions=reader.get("CALL_INSTRUCTIONS", _non_empty, DEFAULT_INSTRUCTIONS),
+            voice=reader.get("CALL_VOICE", _voice, "marin"),
+            greeting=reader.get("CALL_GREETING", _non_empty, DEFAULT_GREETING),
+            transfer_target=reader.optional("TRANSFER_TARGET_URI", _transfer_target),
+            monitor_slice_seconds=reader.get(
+                "MONITOR_SLICE_SECONDS", _int_between(60, 3600), "1500"
+            ),
+        )
+        reader.raise_if_invalid()
+        return settings
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read on first use (not at import, when the host indexes)."""
+    return Settings.from_env()
+
+
+class _Reader:
+    """Collects every problem instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self._errors: list[str] = []
+
+    def get(
+        self,
+        name: str,
+        parse: Callable[[str], T],
+        default: str | None = None,
+        *,
+        secret: bool = False,
+    ) -> T:
+        raw = self._env.get(name, "").strip() or default
+        if raw is None:
+            self._errors.append(f"{name} is required but not set")
+            return None  # type: ignore[return-value]  # never used: raise_if_invalid raises
+        return self._parse(name, raw, parse, secret)
+
+    def optional(self, name: str, parse: Callable[[str], T], *, secret: bool = False) -> T | None:
+        raw = self._env.get(name, "").strip()
+        return self._parse(name, raw, parse, secret) if raw else None
+
+    def _parse(self, name: str, raw: str, parse: Callable[[str], T], secret: bool) -> T:
+        try:
+            return parse(raw)
+        except ValueError as error:
+            shown = "a value that is not shown (secret)" if secret else repr(raw)
+            self._errors.append(f"{name} {error}, got {shown}")
+            return None  # type: ignore[return-value]  # never used: raise_if_invalid raises
+
+    def raise_if_invalid(self) -> None:
+        if self._errors:
+            raise SettingsError("Invalid settings:\n" + "\n".join(f"- {e}" for e in self._errors))
+
+
+def _non_empty(raw: str) -> str:
+    return raw
+
+
+def _endpoint(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"https", "http"} or not parts.netloc:
+        raise ValueError("must be an http(s) URL such as https://<resource>.openai.azure.com")
+    if parts.scheme == "http" and parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        raise ValueError("must use https (plain http is only allowed for a local emulator)")
+    if parts.path.rstrip("/") not in {"", "/openai/v1", "/openai"}:
+        raise ValueError("must be the resource root, without a path")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _webhook_secret(raw: str) -> str:
+    if not raw.startswith("whsec_") or len(raw) < 16:
+        raise ValueError("must be the webhook signing secret, starting with 'whsec_'")
+    return raw
+
+
+def _voice(raw: str) -> str:
+    if raw not in VOICES:
+        raise ValueError(f"must be one of {', '.join(sorted(VOICES))}")
+    return raw
+
+
+def _transfer_target(raw: str) -> str:
+    if not is_transfer_target(raw):
+        raise ValueError("must be a tel: (E.164) or sip: URI, e.g. tel:+14155550123")
+    return raw
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise ValueError(f"must be an integer between {low} and {high}")
+        return value
+
+    return parse
