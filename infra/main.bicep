@@ -1,0 +1,277 @@
+// Switchboard: answer phone calls with the GPT Realtime API over SIP on Azure Functions
+// (Flex Consumption + Durable Functions). Deploy into a resource group:
+//   az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json ...
+// or `azd up` (azure.yaml). See docs/deploy.md. Plain resource declarations in small local modules:
+// no registry modules, so checkov and the structural tests in tests/infra see every resource.
+targetScope = 'resourceGroup'
+
+@description('Azure region of the app and its storage, monitoring and vault (must offer Flex Consumption).')
+param location string = resourceGroup().location
+
+@description('Short prefix of resource names (lowercase letters and digits).')
+@minLength(2)
+@maxLength(10)
+param namePrefix string = 'switchboard'
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+@description('Object id of the person or CI principal who runs scripts/register_webhook.py (Key Vault Secrets Officer on the vault, Cognitive Services User on Azure OpenAI). azd fills in the signed-in user; empty = no operator roles.')
+param operatorPrincipalId string = ''
+
+@description('Principal type of operatorPrincipalId.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param operatorPrincipalType string = 'User'
+
+// --- Azure OpenAI -------------------------------------------------------------------------------
+
+@description('Name of an existing Azure OpenAI resource to use; empty = create a new one (with a realtime deployment).')
+param existingOpenAiName string = ''
+
+@description('Resource group of the existing Azure OpenAI resource; empty = this resource group.')
+param existingOpenAiResourceGroup string = ''
+
+@description('Region of a new Azure OpenAI resource (the Realtime API over SIP is offered in these regions).')
+@allowed([
+  'swedencentral'
+  'eastus2'
+])
+param openAiLocation string = 'swedencentral'
+
+@description('New Azure OpenAI resource only: disable API keys (Entra ID only). The app never uses a key; set false only if webhook registration must fall back to an api-key.')
+param openAiDisableLocalAuth bool = true
+
+@description('Realtime deployment name the app sends as "model" (for an existing resource: the name of its realtime deployment).')
+param realtimeDeploymentName string = 'gpt-realtime'
+
+@description('New Azure OpenAI resource only: realtime model name.')
+param realtimeModelName string = 'gpt-realtime'
+
+@description('New Azure OpenAI resource only: realtime model version.')
+param realtimeModelVersion string = '2025-08-28'
+
+@description('New Azure OpenAI resource only: deployment SKU.')
+@allowed([
+  'GlobalStandard'
+  'Standard'
+  'DataZoneStandard'
+])
+param realtimeDeploymentSku string = 'GlobalStandard'
+
+@description('New Azure OpenAI resource only: deployment capacity.')
+@minValue(1)
+param realtimeCapacity int = 10
+
+@description('Role of the app\'s identity on Azure OpenAI.')
+@allowed([
+  'CognitiveServicesUser'
+  'CognitiveServicesOpenAIUser'
+])
+param appOpenAiRole string = 'CognitiveServicesUser'
+
+// --- Function app -------------------------------------------------------------------------------
+
+@description('Maximum instances the Flex Consumption app scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Always-ready instances for the Durable group: 1 avoids cold starts of the orchestrator and monitor (billed while idle); 0 scales to zero.')
+@minValue(0)
+@maxValue(10)
+param alwaysReadyDurableInstances int = 1
+
+@description('Memory per instance (MB).')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('CALL_INSTRUCTIONS: system instructions of the call agent.')
+param callInstructions string = 'You are the phone receptionist. Be brief, friendly and clear. Never ask for passwords or payment card numbers.'
+
+@description('CALL_VOICE: realtime voice.')
+@allowed([
+  'alloy'
+  'ash'
+  'ballad'
+  'coral'
+  'echo'
+  'sage'
+  'shimmer'
+  'verse'
+  'marin'
+  'cedar'
+])
+param callVoice string = 'marin'
+
+@description('CALL_GREETING: what the agent says first.')
+param callGreeting string = 'Hello, thanks for calling. How can I help you today?'
+
+@description('TRANSFER_TARGET_URI: tel: or sip: URI for transfers to a human; empty = no transfer.')
+param transferTargetUri string = ''
+
+@description('MONITOR_SLICE_SECONDS: longest single run of the call-monitor activity; functionTimeout is set to this + 5 minutes (1500 -> 00:30:00).')
+@minValue(60)
+@maxValue(3300)
+param monitorSliceSeconds int = 1500
+
+@description('Further app settings for agent behaviour (e.g. MAX_CONCURRENT_CALLS, MAX_CALL_SECONDS, CALL_RECORD_RETENTION_DAYS). Values must not be secrets.')
+param extraAppSettings object = {}
+
+// --- Secrets and monitoring ---------------------------------------------------------------------
+
+@description('Name of the Key Vault secret holding the webhook signing secret (written by scripts/register_webhook.py).')
+param webhookSecretName string = 'openai-webhook-secret'
+
+@description('Soft-delete retention of the Key Vault in days (purge protection keeps the vault name reserved this long after deletion).')
+@minValue(7)
+@maxValue(90)
+param keyVaultRetentionDays int = 7
+
+@description('Log Analytics retention in days.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
+var token = toLower(uniqueString(subscription().id, resourceGroup().id, namePrefix))
+var createOpenAi = empty(existingOpenAiName)
+var openAiName = createOpenAi ? 'oai-${namePrefix}-${token}' : existingOpenAiName
+var openAiResourceGroup = createOpenAi || empty(existingOpenAiResourceGroup) ? resourceGroup().name : existingOpenAiResourceGroup
+var functionAppName = 'func-${namePrefix}-${token}'
+var deploymentContainerName = 'app-package-${take(token, 8)}'
+var allTags = union(tags, {
+  app: 'switchboard'
+})
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: 'id-${namePrefix}-${token}'
+    location: location
+    tags: allTags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: take('st${namePrefix}${token}', 24)
+    location: location
+    tags: allTags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: 'log-${namePrefix}-${token}'
+    appInsightsName: 'appi-${namePrefix}-${token}'
+    location: location
+    tags: allTags
+    retentionInDays: logRetentionDays
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyVault'
+  params: {
+    name: take('kv-${namePrefix}-${token}', 24)
+    location: location
+    tags: allTags
+    softDeleteRetentionInDays: keyVaultRetentionDays
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  params: {
+    appPrincipalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+    keyVaultName: keyVault.outputs.name
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+  }
+}
+
+module openAi 'modules/openai.bicep' = if (createOpenAi) {
+  name: 'openAi'
+  params: {
+    name: openAiName
+    location: openAiLocation
+    tags: allTags
+    disableLocalAuth: openAiDisableLocalAuth
+    deploymentName: realtimeDeploymentName
+    modelName: realtimeModelName
+    modelVersion: realtimeModelVersion
+    deploymentSku: realtimeDeploymentSku
+    capacity: realtimeCapacity
+  }
+}
+
+module openAiAccess 'modules/openai-access.bicep' = {
+  name: 'openAiAccess'
+  scope: resourceGroup(openAiResourceGroup)
+  params: {
+    accountName: openAiName
+    appPrincipalId: identity.outputs.principalId
+    appRole: appOpenAiRole
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+  }
+  dependsOn: [
+    openAi
+  ]
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionApp'
+  params: {
+    name: functionAppName
+    planName: 'plan-${namePrefix}-${token}'
+    location: location
+    tags: allTags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    maximumInstanceCount: maximumInstanceCount
+    alwaysReadyDurableInstances: alwaysReadyDurableInstances
+    instanceMemoryMB: instanceMemoryMB
+    openAiEndpoint: openAiAccess.outputs.endpoint
+    openAiDeployment: realtimeDeploymentName
+    webhookSecretUri: '${keyVault.outputs.uri}secrets/${webhookSecretName}'
+    callInstructions: callInstructions
+    callVoice: callVoice
+    callGreeting: callGreeting
+    transferTargetUri: transferTargetUri
+    monitorSliceSeconds: monitorSliceSeconds
+    extraAppSettings: extraAppSettings
+  }
+  // The host starts as soon as its settings exist: its identity must already hold the data roles.
+  dependsOn: [
+    roles
+    storage
+  ]
+}
+
+// Outputs: azd stores each one in the environment (.azure/<env>/.env), where the postprovision hook
+// (scripts/register_webhook.py) reads them.
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_ID string = functionApp.outputs.id
+output WEBHOOK_URL string = 'https://${functionApp.outputs.defaultHostName}/api/calls/incoming'
+output SIP_URI string = openAiAccess.outputs.sipUri
+output AZURE_OPENAI_ENDPOINT string = openAiAccess.outputs.endpoint
+output AZURE_OPENAI_DEPLOYMENT string = realtimeDeploymentName
+output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
+output WEBHOOK_SECRET_NAME string = webhookSecretName
+output AZURE_CLIENT_ID string = identity.outputs.clientId

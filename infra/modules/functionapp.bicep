@@ -1,0 +1,216 @@
+// Flex Consumption (FC1) plan + Python 3.11 function app. Every data-plane connection uses the
+// user-assigned identity: storage (AzureWebJobsStorage__*), the deployment package, Application
+// Insights (APPLICATIONINSIGHTS_AUTHENTICATION_STRING), Key Vault references and Azure OpenAI
+// (AZURE_CLIENT_ID for DefaultAzureCredential). No setting holds a key or a plain secret.
+
+@description('Function app name (becomes <name>.azurewebsites.net).')
+param name string
+
+@description('Flex Consumption plan name.')
+param planName string
+
+@description('Azure region (must offer Flex Consumption).')
+param location string
+
+@description('Tags applied to the plan and the app (the app also gets azd-service-name).')
+param tags object = {}
+
+@description('Resource id of the user-assigned identity.')
+param identityId string
+
+@description('Client id of the user-assigned identity.')
+param identityClientId string
+
+@description('Storage account of the Functions host and the Durable task hub.')
+param storageAccountName string
+
+@description('Blob container holding the deployment package.')
+param deploymentContainerName string
+
+@description('Application Insights connection string (no key: ingestion is Entra-authenticated).')
+param appInsightsConnectionString string
+
+@description('Upper bound of instances the app scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('Always-ready instances for the Durable group (orchestrations, activities, entities). 0 = scale to zero.')
+@minValue(0)
+@maxValue(10)
+param alwaysReadyDurableInstances int
+
+@description('Memory per instance.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Azure OpenAI endpoint, https://<resource>.openai.azure.com.')
+param openAiEndpoint string
+
+@description('Realtime deployment name (sent as "model").')
+param openAiDeployment string
+
+@description('Key Vault secret URI (no version) of the webhook signing secret.')
+param webhookSecretUri string
+
+@description('System instructions for the call agent.')
+param callInstructions string
+
+@description('Realtime voice.')
+param callVoice string
+
+@description('What the agent says first.')
+param callGreeting string
+
+@description('tel: or sip: URI calls are transferred to; empty = no transfer.')
+param transferTargetUri string
+
+@description('Longest single run of the call-monitor activity, in seconds.')
+@minValue(60)
+@maxValue(3300)
+param monitorSliceSeconds int
+
+@description('Further app settings merged in (agent behaviour: MAX_CONCURRENT_CALLS, MAX_CALL_SECONDS, ...). Never secrets: those go through Key Vault references.')
+param extraAppSettings object = {}
+
+// functionTimeout = monitor slice + 5 minutes of margin (1500 s -> 00:30:00, the value host.json
+// carries). The app setting overrides host.json, so infra and the monitor slice cannot drift apart;
+// the 3300 s cap keeps it within the 60-minute scale-in grace of Flex Consumption.
+var functionTimeoutSeconds = monitorSliceSeconds + 300
+var functionTimeout = '${padLeft(string(functionTimeoutSeconds / 3600), 2, '0')}:${padLeft(string((functionTimeoutSeconds % 3600) / 60), 2, '0')}:${padLeft(string(functionTimeoutSeconds % 60), 2, '0')}'
+
+var alwaysReady = alwaysReadyDurableInstances > 0 ? [
+  {
+    name: 'durable'
+    instanceCount: alwaysReadyDurableInstances
+  }
+] : []
+
+// Later keys win in union(): the settings below override anything of the same name in
+// extraAppSettings, so extra settings cannot replace the identity-based connections.
+var appSettings = {
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+  AzureFunctionsJobHost__functionTimeout: functionTimeout
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  AZURE_CLIENT_ID: identityClientId
+  AZURE_OPENAI_ENDPOINT: openAiEndpoint
+  AZURE_OPENAI_DEPLOYMENT: openAiDeployment
+  OPENAI_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})'
+  CALL_INSTRUCTIONS: callInstructions
+  CALL_VOICE: callVoice
+  CALL_GREETING: callGreeting
+  TRANSFER_TARGET_URI: transferTargetUri
+  MONITOR_SLICE_SECONDS: string(monitorSliceSeconds)
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Zone redundancy on Flex Consumption is limited to some regions and needs more always-ready capacity (billed at idle); a call in flight is lost on an instance failure either way.
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: Public network access stays on: Azure OpenAI delivers the realtime.call.incoming webhook from the internet; the route is authenticated by the webhook signature, the operator API by function keys.
+  // checkov:skip=CKV_AZURE_17: The webhook sender (Azure OpenAI) cannot present client certificates; requests are authenticated by the HMAC webhook signature.
+  // checkov:skip=CKV_AZURE_212: Flex Consumption has no fixed instance count: it scales per demand up to maximumInstanceCount, with alwaysReadyDurableInstances kept warm.
+  // checkov:skip=CKV_AZURE_213: Health check probes are an App Service feature Flex Consumption does not use; the platform manages instance health.
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+        alwaysReady: alwaysReady
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+  }
+}
+
+// No FTP and no basic-auth publishing: azd and Core Tools deploy with Entra tokens.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_13: Built-in App Service Authentication would block the webhook: it is authenticated by its signature, the operator API by function keys.
+  // checkov:skip=CKV_AZURE_222: This is the app-settings collection; public access is decided on the site (see CKV_AZURE_222 there).
+  // checkov:skip=CKV_AZURE_63: Not applicable to the app-settings collection (HTTP logging lives on the web config); function logs go to Application Insights.
+  // checkov:skip=CKV_AZURE_65: Not applicable to the app-settings collection (detailed errors live on the web config); errors go to Application Insights.
+  // checkov:skip=CKV_AZURE_66: Not applicable to the app-settings collection (request tracing lives on the web config); requests are traced in Application Insights.
+  // checkov:skip=CKV_AZURE_80: Not applicable: the app runs Python 3.11, not .NET Framework.
+  // checkov:skip=CKV_AZURE_88: Not applicable: Flex Consumption has no Azure Files content share; the package lives in a blob container.
+  parent: app
+  name: 'appsettings'
+  properties: union(extraAppSettings, appSettings)
+}
+
+output name string = app.name
+output id string = app.id
+output defaultHostName string = app.properties.defaultHostName

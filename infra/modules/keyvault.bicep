@@ -1,0 +1,51 @@
+// Key Vault (RBAC mode) that holds the OpenAI webhook signing secret. The secret itself is not
+// created here: scripts/register_webhook.py writes it after registering the webhook, so a
+// re-provision never overwrites the live secret with a placeholder.
+
+@description('Key Vault name (3-24 characters, globally unique, reserved for the soft-delete retention period after deletion).')
+@minLength(3)
+@maxLength(24)
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Tags applied to the vault.')
+param tags object = {}
+
+@description('Days a deleted vault (and its secrets) can be recovered. With purge protection the name stays reserved this long.')
+@minValue(7)
+@maxValue(90)
+param softDeleteRetentionInDays int = 7
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_109: The Flex Consumption app has no VNet integration here and resolves its Key Vault reference over the public endpoint, and the operator's machine writes the secret; access is Entra ID + RBAC (no access policies).
+  // checkov:skip=CKV_AZURE_189: Public network access stays enabled for the same reason as CKV_AZURE_109.
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: softDeleteRetentionInDays
+    enablePurgeProtection: true
+    enabledForDeployment: false
+    enabledForDiskEncryption: false
+    enabledForTemplateDeployment: false
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+output id string = vault.id
+output name string = vault.name
+// Ends with a slash, e.g. https://kv-abc.vault.azure.net/
+output uri string = vault.properties.vaultUri

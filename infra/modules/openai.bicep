@@ -1,0 +1,81 @@
+// A new Azure OpenAI resource with one realtime model deployment. Created only when no existing
+// resource is given. The Realtime API over SIP is offered in swedencentral and eastus2.
+
+@description('Azure OpenAI resource name; also its custom subdomain (https://<name>.openai.azure.com).')
+param name string
+
+@description('Region of the Azure OpenAI resource (the SIP endpoint is <region>.sip.ai.azure.com).')
+@allowed([
+  'swedencentral'
+  'eastus2'
+])
+param location string
+
+@description('Tags applied to the resource.')
+param tags object = {}
+
+@description('Disable API keys (Entra ID only). The app never uses a key.')
+param disableLocalAuth bool = true
+
+@description('Deployment name; the app sends it as "model" when it accepts a call.')
+param deploymentName string
+
+@description('Realtime model name.')
+param modelName string
+
+@description('Realtime model version.')
+param modelVersion string
+
+@description('Deployment SKU.')
+@allowed([
+  'GlobalStandard'
+  'Standard'
+  'DataZoneStandard'
+])
+param deploymentSku string = 'GlobalStandard'
+
+@description('Deployment capacity (units of the SKU\'s rate limit).')
+@minValue(1)
+param capacity int
+
+resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
+  // checkov:skip=CKV_AZURE_134: Public network access stays on: the function app (no VNet integration here) calls the call-control REST API and the call WebSocket over the public endpoint; access is Entra ID only (disableLocalAuth).
+  name: name
+  location: location
+  tags: tags
+  kind: 'OpenAI'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  sku: {
+    name: 'S0'
+  }
+  properties: {
+    customSubDomainName: name
+    disableLocalAuth: disableLocalAuth
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource realtime 'Microsoft.CognitiveServices/accounts/deployments@2024-10-01' = {
+  parent: account
+  name: deploymentName
+  sku: {
+    name: deploymentSku
+    capacity: capacity
+  }
+  properties: {
+    model: {
+      format: 'OpenAI'
+      name: modelName
+      version: modelVersion
+    }
+    versionUpgradeOption: 'NoAutoUpgrade'
+  }
+}
+
+output name string = account.name
+output deploymentName string = realtime.name
