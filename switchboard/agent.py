@@ -8,6 +8,21 @@ from typing import Any
 TRANSFER_CALL = "transfer_call"
 END_CALL = "end_call"
 
+# What the agent is asked to say at each turning point of a call (``response.instructions``).
+HANDOFF_LINE = "In one short sentence, tell the caller you are transferring them now."
+GOODBYE_LINE = "Say a short, warm goodbye to the caller."
+UNKNOWN_TOOL_LINE = "That tool is not available. Carry on helping the caller."
+TRANSFER_FAILED_LINE = (
+    "The transfer did not go through. Apologise briefly, tell the caller nobody could be "
+    "reached right now, and offer to keep helping or take a message."
+)
+
+
+def greeting_instruction(greeting: str) -> str:
+    """The first ``response.create``: the agent speaks first on a phone call."""
+    return f"Greet the caller by saying: {greeting}"
+
+
 _TOOLS: tuple[dict[str, Any], ...] = (
     {
         "type": "function",

@@ -13,7 +13,10 @@ from functools import cache
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from switchboard.sip import is_transfer_target
+from switchboard.agent import Agent
+from switchboard.policy import Policy
+from switchboard.records import CallPlan
+from switchboard.sip import is_transfer_target, to_e164
 
 T = TypeVar("T")
 
@@ -46,6 +49,23 @@ class Settings:
     greeting: str
     transfer_target: str | None
     monitor_slice_seconds: int
+    transfer_verify_seconds: int
+    transcription_model: str | None
+    policy: Policy
+
+    @property
+    def agent(self) -> Agent:
+        """The agent the accept payload is built from."""
+        return Agent(self.instructions, self.greeting, self.voice, self.transcription_model)
+
+    def plan(self) -> CallPlan:
+        """What an orchestration needs from the settings, snapshotted when its call arrives."""
+        return CallPlan(
+            greeting=self.greeting,
+            slice_seconds=self.monitor_slice_seconds,
+            transfer_target=self.transfer_target,
+            transfer_verify_seconds=self.transfer_verify_seconds,
+        )
 
     @property
     def api_base_url(self) -> str:
@@ -68,6 +88,17 @@ class Settings:
             transfer_target=reader.optional("TRANSFER_TARGET_URI", _transfer_target),
             monitor_slice_seconds=reader.get(
                 "MONITOR_SLICE_SECONDS", _int_between(60, 3600), "1500"
+            ),
+            transfer_verify_seconds=reader.get(
+                "TRANSFER_VERIFY_SECONDS", _int_between(1, 300), "20"
+            ),
+            transcription_model=reader.get("CALL_TRANSCRIPTION_MODEL", _off_or_name, "whisper-1"),
+            policy=Policy(
+                allowlist=reader.get("CALLER_ALLOWLIST", _numbers, ""),
+                blocklist=reader.get("CALLER_BLOCKLIST", _numbers, ""),
+                country_codes=reader.get("ALLOWED_COUNTRY_CODES", _country_codes, ""),
+                reject_anonymous=reader.get("ANONYMOUS_CALLERS", _accept_or_reject, "accept"),
+                refusal_status=reader.get("REJECT_SIP_STATUS", _int_between(400, 699), "603"),
             ),
         )
         reader.raise_if_invalid()
@@ -149,6 +180,31 @@ def _transfer_target(raw: str) -> str:
     if not is_transfer_target(raw):
         raise ValueError("must be a tel: (E.164) or sip: URI, e.g. tel:+14155550123")
     return raw
+
+
+def _off_or_name(raw: str) -> str | None:
+    return None if raw.lower() == "off" else raw
+
+
+def _numbers(raw: str) -> frozenset[str]:
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    bad = [item for item in items if to_e164(item) != item]
+    if bad:
+        raise ValueError(f"must be comma-separated E.164 numbers (+14155550123); bad: {bad[:3]}")
+    return frozenset(items)
+
+
+def _country_codes(raw: str) -> tuple[str, ...]:
+    codes = tuple(code.strip().lstrip("+") for code in raw.split(",") if code.strip())
+    if not all(code.isdigit() and 1 <= len(code) <= 3 for code in codes):
+        raise ValueError("must be comma-separated country calling codes, e.g. 1,44,46")
+    return codes
+
+
+def _accept_or_reject(raw: str) -> bool:
+    if raw.lower() not in {"accept", "reject"}:
+        raise ValueError("must be 'accept' or 'reject'")
+    return raw.lower() == "reject"
 
 
 def _int_between(low: int, high: int) -> Callable[[str], int]:

@@ -31,10 +31,21 @@ class Party:
 
     @property
     def masked(self) -> str:
-        """The number with all but its last two digits hidden, for logs."""
-        if self.number is None:
-            return "anonymous" if self.anonymous else "unknown"
-        return self.number[:2] + "*" * (len(self.number) - 4) + self.number[-2:]
+        """How this party appears in logs."""
+        return (
+            mask_number(self.number)
+            if self.number
+            else "anonymous"
+            if self.anonymous
+            else "unknown"
+        )
+
+
+def mask_number(number: str | None) -> str:
+    """A number with all but its country prefix and last two digits hidden, for logs."""
+    if not number:
+        return "unknown"
+    return number[:2] + "*" * max(len(number) - 4, 0) + number[-2:]
 
 
 def header(headers: Sequence[SipHeader], name: str) -> str | None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from switchboard.agent import END_CALL, TRANSFER_CALL
+from switchboard.agent import END_CALL, GOODBYE_LINE, HANDOFF_LINE, TRANSFER_CALL, UNKNOWN_TOOL_LINE
 from switchboard.realtime.channel import CallEnded, ChannelDropped, RealtimeChannel
 from switchboard.realtime.events import (
     AgentTranscript,
@@ -274,14 +274,14 @@ class CallMonitor:
             department = call.parsed_arguments().get("department")
             self._begin_ending(MonitorOutcome.TRANSFER_REQUESTED, department)
             await _tool_output(channel, call, {"ok": True, "status": "transferring"})
-            line = "In one short sentence, tell the caller you are transferring them now."
+            line = HANDOFF_LINE
         elif call.name == END_CALL:
             self._begin_ending(MonitorOutcome.END_CALL_REQUESTED, None)
             await _tool_output(channel, call, {"ok": True, "status": "ending"})
-            line = "Say a short, warm goodbye to the caller."
+            line = GOODBYE_LINE
         else:
             await _tool_output(channel, call, {"ok": False, "error": f"unknown tool {call.name}"})
-            line = "That tool is not available. Carry on helping the caller."
+            line = UNKNOWN_TOOL_LINE
         await _respond(channel, line)
 
     def _begin_ending(self, outcome: MonitorOutcome, department: object) -> None:

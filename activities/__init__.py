@@ -1,0 +1,1 @@
+"""Activity functions: one module each, thin glue from Durable inputs to ``switchboard`` code."""

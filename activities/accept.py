@@ -1,0 +1,18 @@
+"""Activity: answer the call with the agent's session config (model = the deployment name)."""
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities._shared import call_control
+from switchboard.settings import get_settings
+
+bp = df.Blueprint()
+
+
+@bp.activity_trigger(input_name="request")
+async def accept_call(request: dict[str, Any]) -> dict[str, Any]:
+    """Accept; a transient failure raises for Durable to retry, a refusal comes back typed."""
+    settings = get_settings()
+    session = settings.agent.session_config(settings.deployment)
+    return (await call_control().accept(request["call_id"], session)).to_dict()

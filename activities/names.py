@@ -1,0 +1,10 @@
+"""Function names the orchestrator schedules: the one place they are spelled."""
+
+CALL_ORCHESTRATOR = "call_orchestrator"
+SCREEN_CALL = "screen_call"
+ACCEPT_CALL = "accept_call"
+REJECT_CALL = "reject_call"
+MONITOR_CALL = "monitor_call"
+REFER_CALL = "refer_call"
+HANGUP_CALL = "hangup_call"
+OPERATOR_EVENT = "operator"

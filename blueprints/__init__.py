@@ -1,0 +1,1 @@
+"""Functions glue: the HTTP ingress, the call orchestration and the operator API."""

@@ -1,0 +1,218 @@
+"""The call orchestration: one instance per call, a pure generator.
+
+No I/O, clock or randomness here: time is ``context.current_utc_datetime``, every setting comes in
+through the input (:class:`CallPlan`), and all work happens in activities.
+"""
+
+import logging
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities import names
+from switchboard.agent import TRANSFER_FAILED_LINE, greeting_instruction
+from switchboard.call_control import ControlResult, Outcome
+from switchboard.operator import OperatorCommand
+from switchboard.policy import Decision
+from switchboard.realtime.monitor import MonitorOutcome, MonitorRequest, MonitorResult
+from switchboard.records import CallRecord, CallStart, EndReason, Phase
+
+logger = logging.getLogger(__name__)
+bp = df.Blueprint()
+
+Steps = Generator[Any, Any, Any]
+
+
+@bp.orchestration_trigger(context_name="context")
+def call_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
+    """Screen, accept or reject, monitor, and refer or hang up one call; return its record."""
+    return (yield from CallFlow(context).run())
+
+
+class CallFlow:
+    """One call's orchestration, split into steps that read top to bottom."""
+
+    def __init__(self, context: df.DurableOrchestrationContext) -> None:
+        self.ctx = context
+        start = CallStart.from_dict(context.get_input() or {})
+        self.call_id = start.call.call_id
+        self.call = start.call
+        self.plan = start.plan
+        self.retry = df.RetryOptions(self.plan.retry_first_interval_ms, self.plan.retry_attempts)
+        self.record = CallRecord(call_id=self.call_id, received_at=self._now())
+        self.step = names.SCREEN_CALL
+        self.operator = context.wait_for_external_event(names.OPERATOR_EVENT)
+        self.verify_timer: Any = None
+
+    def run(self) -> Steps:
+        """Run the call; any failure past Durable's retries still ends in a record."""
+        try:
+            yield from self._run()
+        except Exception as error:  # an activity failed for good: end the call, keep the record
+            self.record.errors.append(f"{self.step}: {str(error).splitlines()[0][:300]}")
+            failed_step = self.step
+            if self.record.accepted_at is not None:
+                yield from self._hang_up_after_failure()
+            self._end(f"error:{failed_step}")
+        return self.record.to_dict()
+
+    def _run(self) -> Steps:
+        self._phase(Phase.SCREENING)
+        decision = Decision.from_dict(
+            (yield self.ctx.call_activity(names.SCREEN_CALL, {"call": self.call.to_dict()}))
+        )
+        self.record.screened(decision)
+        if not decision.accept:
+            request = {"call_id": self.call_id, "sip_status": decision.sip_status}
+            result = yield from self._control(names.REJECT_CALL, request)
+            self._end(self._reason(result, EndReason.REJECTED, "reject"))
+            return
+        self._phase(Phase.RINGING)
+        result = yield from self._control(names.ACCEPT_CALL, {"call_id": self.call_id})
+        if result.outcome is not Outcome.OK:
+            self._end(self._reason(result, EndReason.CALLER_GONE, "accept"))
+            return
+        self.record.accepted_at = self._now()
+        self._phase(Phase.ACTIVE)
+        yield from self._converse()
+
+    def _converse(self) -> Steps:
+        """Monitor slice after slice until the call ends, acting on tools and operator commands."""
+        monitor = self._monitor(greeting_instruction(self.plan.greeting))
+        leaving: EndReason | None = None  # what the socket closing would mean now
+        while True:
+            waits = [monitor, self.operator] + ([self.verify_timer] if self.verify_timer else [])
+            winner = yield self.ctx.task_any(waits)
+            if winner is self.operator:
+                leaving = (yield from self._on_operator(winner.result)) or leaving
+                continue
+            if winner is self.verify_timer:
+                self._transfer_not_completed()
+                leaving = None
+                continue
+            self.step = names.MONITOR_CALL
+            if isinstance(winner.result, Exception):
+                raise winner.result
+            result = MonitorResult.from_dict(winner.result)
+            self.record.monitored(result)
+            if result.outcome is MonitorOutcome.CALL_ENDED:
+                if leaving is EndReason.TRANSFERRED:
+                    self.record.transfer_status = "completed"
+                self._end(leaving or EndReason.CALLER_HANGUP)
+                return
+            if result.outcome is MonitorOutcome.END_CALL_REQUESTED:
+                self._phase(Phase.ENDING)
+                yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
+                self._end(EndReason.AGENT_END_CALL)
+                return
+            speak: str | None = None
+            if result.outcome is MonitorOutcome.TRANSFER_REQUESTED:
+                if (yield from self._refer(self.plan.transfer_target)):
+                    leaving = EndReason.TRANSFERRED
+                    monitor = self._monitor(None, self.plan.transfer_verify_seconds, converse=False)
+                    continue
+                speak = TRANSFER_FAILED_LINE
+            elif leaving is EndReason.TRANSFERRED and self.verify_timer is None:
+                self._transfer_not_completed()  # the verify slice ran out, the caller still here
+                leaving = None
+                speak = TRANSFER_FAILED_LINE
+            monitor = self._monitor(speak)
+
+    def _on_operator(self, data: Any) -> Generator[Any, Any, EndReason | None]:
+        """Carry out an operator command; the monitor sees the call end and returns."""
+        self.operator = self.ctx.wait_for_external_event(names.OPERATOR_EVENT)
+        command = OperatorCommand.from_event(data)
+        self._log("operator asked to %s", command.action)
+        if command.action == "hangup":
+            self._phase(Phase.ENDING)
+            yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
+            return EndReason.OPERATOR_HANGUP
+        if (yield from self._refer(command.target_uri or self.plan.transfer_target)):
+            seconds = self.plan.transfer_verify_seconds
+            self.verify_timer = self.ctx.create_timer(self._now_dt() + timedelta(seconds=seconds))
+            return EndReason.TRANSFERRED
+        return None
+
+    def _refer(self, target: str | None) -> Generator[Any, Any, bool]:
+        """REFER the caller to ``target``; ``True`` once the REFER was relayed."""
+        if target is None:
+            self.record.transfer_status = "no_target"
+            return False
+        self._phase(Phase.TRANSFERRING)
+        self.record.transfer_target = target
+        request = {"call_id": self.call_id, "target_uri": target}
+        result = yield from self._control(names.REFER_CALL, request)
+        if result.outcome is Outcome.OK:
+            self.record.transfer_status = "referred"
+            return True
+        self.record.transfer_status = f"refused:{result.status}"
+        self._phase(Phase.ACTIVE)
+        return False
+
+    def _transfer_not_completed(self) -> None:
+        self._log("transfer to %s did not complete", self.record.transfer_target)
+        self.record.transfer_status = "not_completed"
+        self._cancel_verify_timer()
+        self._phase(Phase.ACTIVE)
+
+    def _hang_up_after_failure(self) -> Steps:
+        """Best effort, so a caller is never left talking to nobody."""
+        try:
+            yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
+        except Exception as error:  # recorded: the record must still be written
+            self.record.errors.append(f"hangup after failure: {str(error).splitlines()[0][:300]}")
+
+    def _monitor(self, speak: str | None, seconds: int | None = None, converse: bool = True) -> Any:
+        request = MonitorRequest(
+            call_id=self.call_id,
+            slice_seconds=seconds or self.plan.slice_seconds,
+            speak=speak,
+            converse=converse,
+        )
+        return self.ctx.call_activity_with_retry(names.MONITOR_CALL, self.retry, request.to_dict())
+
+    def _control(self, name: str, request: dict[str, Any]) -> Generator[Any, Any, ControlResult]:
+        self.step = name
+        return ControlResult.from_dict(
+            (yield self.ctx.call_activity_with_retry(name, self.retry, request))
+        )
+
+    def _reason(self, result: ControlResult, ok: str, step: str) -> str:
+        """The end reason after reject/accept: as planned, the caller gone, or refused."""
+        if result.outcome is Outcome.OK:
+            return ok
+        if result.outcome is Outcome.CALL_GONE:
+            return EndReason.CALLER_GONE
+        self.record.errors.append(
+            f"{step} refused: HTTP {result.status} {result.code or ''}".strip()
+        )
+        return f"error:{step}_refused"
+
+    def _end(self, reason: str) -> None:
+        self._cancel_verify_timer()
+        self.record.end_reason = str(reason)
+        self.record.ended_at = self._now()
+        self._phase(Phase.ENDED)
+        self._log("ended: %s", reason)
+
+    def _cancel_verify_timer(self) -> None:
+        if self.verify_timer is not None:
+            if not self.verify_timer.is_completed:
+                self.verify_timer.cancel()
+            self.verify_timer = None
+
+    def _phase(self, phase: Phase) -> None:
+        self.ctx.set_custom_status({"phase": phase.value})
+
+    def _now_dt(self) -> Any:
+        return self.ctx.current_utc_datetime
+
+    def _now(self) -> str:
+        return str(self.ctx.current_utc_datetime.isoformat())
+
+    def _log(self, message: str, *args: object) -> None:
+        """Log once, not on every replay."""
+        if not self.ctx.is_replaying:
+            logger.info("call %s: %s", self.call_id, message % args)

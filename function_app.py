@@ -1,0 +1,22 @@
+"""The Functions entry point: builds the Durable app and registers the blueprints. Nothing else."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities import accept, hangup, monitor, refer, reject, screen
+from blueprints import ingress, operator, orchestration
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+for blueprint in (
+    ingress.bp,
+    operator.bp,
+    orchestration.bp,
+    screen.bp,
+    accept.bp,
+    reject.bp,
+    monitor.bp,
+    refer.bp,
+    hangup.bp,
+):
+    app.register_functions(blueprint)
