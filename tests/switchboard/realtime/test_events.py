@@ -1,0 +1,72 @@
+import json
+
+from switchboard.realtime.events import (
+    AgentTranscript,
+    AudioStopped,
+    CallerTranscript,
+    Malformed,
+    ResponseDone,
+    ServerError,
+    parse_event,
+)
+
+
+def test_events_the_monitor_ignores_are_not_parsed_further() -> None:
+    assert parse_event('{"type": "response.output_audio_transcript.delta", "delta": "Hi"}') is None
+    assert parse_event('{"type": "something.new"}') is None
+
+
+def test_transcripts_and_audio_stop() -> None:
+    caller = {"type": "conversation.item.input_audio_transcription.completed", "transcript": "hi"}
+    assert parse_event(json.dumps(caller)) == CallerTranscript("hi")
+    agent = {
+        "type": "response.output_audio_transcript.done",
+        "response_id": "r1",
+        "transcript": "yo",
+    }
+    assert parse_event(json.dumps(agent)) == AgentTranscript("r1", "yo")
+    stopped = {"type": "output_audio_buffer.stopped", "response_id": "r1"}
+    assert parse_event(json.dumps(stopped)) == AudioStopped("r1")
+
+
+def test_response_done_carries_usage_and_function_calls() -> None:
+    done = {
+        "type": "response.done",
+        "response": {
+            "id": "resp_1",
+            "status": "completed",
+            "output": [
+                {"type": "message", "content": []},
+                {
+                    "type": "function_call",
+                    "call_id": "call_1",
+                    "name": "transfer_call",
+                    "arguments": '{"department": "sales"}',
+                },
+            ],
+            "usage": {
+                "input_tokens": 100,
+                "output_tokens": 40,
+                "input_token_details": {"cached_tokens": 64, "text_tokens": 20, "audio_tokens": 80},
+                "output_token_details": {"text_tokens": 10, "audio_tokens": 30},
+            },
+        },
+    }
+    event = parse_event(json.dumps(done))
+    assert isinstance(event, ResponseDone)
+    assert event.usage.input_tokens == 100
+    assert event.usage.cached_tokens == 64
+    assert event.usage.output_audio_tokens == 30
+    assert [c.name for c in event.function_calls] == ["transfer_call"]
+    assert event.function_calls[0].parsed_arguments() == {"department": "sales"}
+
+
+def test_bad_messages_become_malformed_events_not_exceptions() -> None:
+    assert isinstance(parse_event("{not json"), Malformed)
+    assert isinstance(parse_event("[]"), Malformed)
+    assert isinstance(parse_event('{"type": "response.done"}'), Malformed)
+    assert isinstance(
+        parse_event('{"type": "response.done", "response": {"output": [1]}}'), Malformed
+    )
+    error = parse_event('{"type": "error", "error": {"code": "bad", "message": "nope"}}')
+    assert error == ServerError("bad", "nope")

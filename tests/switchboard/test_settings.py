@@ -1,0 +1,81 @@
+import pytest
+
+from switchboard.settings import Settings, SettingsError
+
+SECRET = "whsec_c3dpdGNoYm9hcmQtbG9jYWwtZW11bGF0b3Itc2VjcmV0"
+BASE = {
+    "AZURE_OPENAI_ENDPOINT": "https://contoso.openai.azure.com/",
+    "AZURE_OPENAI_DEPLOYMENT": "gpt-realtime",
+    "OPENAI_WEBHOOK_SECRET": SECRET,
+}
+
+
+def test_minimal_settings_take_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.api_base_url == "https://contoso.openai.azure.com/openai/v1"
+    assert settings.api_key is None
+    assert settings.voice == "marin"
+    assert settings.monitor_slice_seconds == 1500
+    assert settings.policy.refusal_status == 603
+    assert not settings.policy.reject_anonymous
+
+
+def test_every_problem_is_reported_by_name_in_one_error() -> None:
+    env = {
+        "AZURE_OPENAI_ENDPOINT": "ftp://nope",
+        "OPENAI_WEBHOOK_SECRET": "whsec_supersecretvalue-but-wrong?",
+        "CALL_VOICE": "robot",
+        "MONITOR_SLICE_SECONDS": "abc",
+        "TRANSFER_TARGET_URI": "mailto:x@y",
+        "CALLER_BLOCKLIST": "+14155550123,555",
+        "ANONYMOUS_CALLERS": "maybe",
+    }
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    message = str(raised.value)
+    for name in (
+        "AZURE_OPENAI_ENDPOINT must be an http(s) URL",
+        "AZURE_OPENAI_DEPLOYMENT is required",
+        "CALL_VOICE must be one of",
+        "MONITOR_SLICE_SECONDS must be an integer between 60 and 3600, got 'abc'",
+        "TRANSFER_TARGET_URI must be a tel:",
+        "CALLER_BLOCKLIST must be comma-separated E.164",
+        "ANONYMOUS_CALLERS must be 'accept' or 'reject'",
+    ):
+        assert name in message
+    assert "OPENAI_WEBHOOK_SECRET" not in message  # well-formed enough: starts with whsec_
+
+
+def test_secret_values_never_appear_in_errors() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**BASE, "OPENAI_WEBHOOK_SECRET": "hunter2-is-my-secret"})
+    assert "OPENAI_WEBHOOK_SECRET must be the webhook signing secret" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+
+
+def test_plain_http_only_for_loopback() -> None:
+    assert Settings.from_env({**BASE, "AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:8765"})
+    with pytest.raises(SettingsError, match="must use https"):
+        Settings.from_env({**BASE, "AZURE_OPENAI_ENDPOINT": "http://contoso.example"})
+
+
+def test_policy_lists_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "CALLER_BLOCKLIST": "+14155550123, +14155550124",
+            "ALLOWED_COUNTRY_CODES": "+1,46",
+            "ANONYMOUS_CALLERS": "reject",
+            "REJECT_SIP_STATUS": "403",
+        }
+    )
+    assert settings.policy.blocklist == {"+14155550123", "+14155550124"}
+    assert settings.policy.country_codes == ("1", "46")
+    assert settings.policy.reject_anonymous
+    assert settings.policy.refusal_status == 403
+
+
+def test_plan_snapshots_what_the_orchestrator_needs() -> None:
+    plan = Settings.from_env({**BASE, "TRANSFER_TARGET_URI": "sip:desk@example.com"}).plan()
+    assert plan.transfer_target == "sip:desk@example.com"
+    assert plan.slice_seconds == 1500
