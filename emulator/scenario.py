@@ -1,0 +1,408 @@
+"""Declarative call scripts: TOML files loaded into typed, validated dataclasses.
+
+A scenario scripts the caller (what they say, when they hang up), the model (what it answers,
+which tools it calls) and the faults of the service (webhook, accept, REFER). The file format is
+documented in emulator/README.md; errors name the offending field, e.g. ``steps[2].seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal, TypeAlias, TypeVar, cast, get_args
+
+WaitUntil: TypeAlias = Literal["accepted", "response_done", "tool_output", "refer"]
+FailStatus: TypeAlias = Literal[429, 500, 503]
+
+_T = TypeVar("_T")
+
+
+class ScenarioError(ValueError):
+    """A scenario file is malformed; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call the scripted model makes."""
+
+    name: str
+    arguments: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def arguments_json(self) -> str:
+        """The arguments as the Realtime API sends them: a JSON string."""
+        return json.dumps(self.arguments, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class ModelTurn:
+    """What the model outputs in one response: spoken text, a tool call, or both (text first)."""
+
+    reply: str | None = None
+    tool: ToolCall | None = None
+    next_reply: str | None = None
+    """Queued for the next response the *client* requests (e.g. after a tool output)."""
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Pause the script (scaled by the time scale)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class WaitFor:
+    """Block until something happens that the script has not seen yet."""
+
+    until: WaitUntil
+    timeout_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Say:
+    """The caller speaks; unless `turn` is None the model then answers as server VAD would."""
+
+    text: str
+    turn: ModelTurn | None
+
+
+@dataclass(frozen=True)
+class Respond:
+    """The model produces a response on its own initiative (no caller speech)."""
+
+    turn: ModelTurn
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """The caller hangs up (cancels the INVITE if the call is still ringing)."""
+
+
+@dataclass(frozen=True)
+class DropSockets:
+    """The service drops every WebSocket of the call abnormally; the call itself stays up."""
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """Run `steps` `times` times (for long calls)."""
+
+    times: int
+    steps: tuple[Step, ...]
+
+
+Step: TypeAlias = Wait | WaitFor | Say | Respond | Hangup | DropSockets | Repeat
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The SIP INVITE the caller sends; becomes the webhook's `sip_headers`."""
+
+    from_header: str = '"Alice" <sip:+14155550123@carrier.example>;tag=emu1'
+    to_header: str = "<sip:+18005550100@carrier.example>"
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class WebhookFaults:
+    """How the `realtime.call.incoming` webhook is delivered."""
+
+    copies: int = 1
+    """Deliveries of the same event (same `webhook-id`); each copy retries on its own."""
+    concurrent: int = 1
+    """How many of the copies are sent at once; the rest follow one by one."""
+    duplicate_delay_seconds: float = 0.05
+    bad_signature: bool = False
+    timestamp_offset_seconds: int = 0
+    """Added to `webhook-timestamp` (and signed), e.g. -900 for a stale delivery."""
+
+
+@dataclass(frozen=True)
+class AcceptFaults:
+    """How the accept endpoint misbehaves for this call."""
+
+    fail_status: FailStatus | None = None
+    fail_times: int = 0
+    retry_after_seconds: float = 0.1
+    delay_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReferBehaviour:
+    """What happens after a REFER: the realtime leg ends after a delay, or never."""
+
+    completes: bool = True
+    delay_seconds: float = 0.2
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """How the call should end if the app behaves; unset fields are not checked."""
+
+    state: str | None = None
+    reason: str | None = None
+    sip_status: int | None = None
+    accepts: int | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scripted call."""
+
+    name: str
+    description: str
+    caller: Caller
+    webhook: WebhookFaults
+    accept: AcceptFaults
+    refer: ReferBehaviour
+    steps: tuple[Step, ...]
+    expect: Expectation
+
+
+def _scenario_dir() -> Path:
+    return Path(str(resources.files("emulator"))) / "scenarios"
+
+
+SCENARIOS: tuple[str, ...] = tuple(sorted(p.stem for p in _scenario_dir().glob("*.toml")))
+"""Names of the scenarios shipped in emulator/scenarios/."""
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a shipped scenario by name, or any scenario file by path."""
+    if isinstance(name_or_path, str) and name_or_path in SCENARIOS:
+        path = _scenario_dir() / f"{name_or_path}.toml"
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ScenarioError(
+                f"unknown scenario {str(name_or_path)!r}: "
+                f"not a file, and not one of {list(SCENARIOS)}"
+            )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path.name}: not valid TOML: {exc}") from exc
+    return parse_scenario(path.stem, data)
+
+
+def parse_scenario(name: str, data: Mapping[str, object]) -> Scenario:
+    """Build a scenario from parsed TOML, naming the first bad field in the error."""
+    try:
+        top = _Table(data, "")
+        scenario = Scenario(
+            name=name,
+            description=top.get("description", str, ""),
+            caller=_caller(top.table("caller")),
+            webhook=_webhook(top.table("webhook")),
+            accept=_accept(top.table("accept")),
+            refer=_refer(top.table("refer")),
+            steps=_steps(top.tables("steps")),
+            expect=_expect(top.table("expect")),
+        )
+        top.done()
+    except ScenarioError as exc:
+        raise ScenarioError(f"scenario {name!r}: {exc}") from None
+    return scenario
+
+
+class _Table:
+    """Typed access to one TOML table that remembers which keys were used."""
+
+    def __init__(self, data: Mapping[str, object], where: str) -> None:
+        self._data = data
+        self._where = where
+        self._used: set[str] = set()
+
+    def path(self, key: str) -> str:
+        return f"{self._where}.{key}" if self._where else key
+
+    def has(self, key: str) -> bool:
+        return key in self._data
+
+    def get(self, key: str, kind: type[_T], default: _T) -> _T:
+        self._used.add(key)
+        if key not in self._data:
+            return default
+        value = self._data[key]
+        # TOML integers are fine where a float is expected; bools are never numbers here.
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ScenarioError(
+                f"{self.path(key)} must be {kind.__name__}, got {type(value).__name__}"
+            )
+        return value
+
+    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
+        value = self.get(key, float, default)
+        if value < minimum:
+            raise ScenarioError(f"{self.path(key)} must be >= {minimum}, got {value}")
+        return value
+
+    def optional_str(self, key: str) -> str | None:
+        value = self.get(key, str, "")
+        return value if self.has(key) else None
+
+    def table(self, key: str) -> _Table:
+        raw = self.get(key, dict, {})
+        return _Table(cast("Mapping[str, object]", raw), self.path(key))
+
+    def tables(self, key: str) -> list[_Table]:
+        raw = self.get(key, list, [])
+        result = []
+        for index, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise ScenarioError(f"{self.path(key)}[{index}] must be a table")
+            result.append(_Table(cast("Mapping[str, object]", item), f"{self.path(key)}[{index}]"))
+        return result
+
+    def done(self) -> None:
+        unknown = sorted(set(self._data) - self._used)
+        if unknown:
+            raise ScenarioError(f"unknown field {self.path(unknown[0])}")
+
+
+def _caller(t: _Table) -> Caller:
+    default = Caller()
+    extra = []
+    for header in t.tables("headers"):
+        extra.append((header.get("name", str, ""), header.get("value", str, "")))
+        if not extra[-1][0]:
+            raise ScenarioError(f"{header.path('name')} must be a non-empty string")
+        header.done()
+    caller = Caller(
+        from_header=t.get("from", str, default.from_header),
+        to_header=t.get("to", str, default.to_header),
+        extra_headers=tuple(extra),
+    )
+    t.done()
+    return caller
+
+
+def _webhook(t: _Table) -> WebhookFaults:
+    copies = t.get("copies", int, 1)
+    concurrent = t.get("concurrent", int, 1)
+    if copies < 1:
+        raise ScenarioError(f"{t.path('copies')} must be >= 1, got {copies}")
+    if not 1 <= concurrent <= copies:
+        raise ScenarioError(f"{t.path('concurrent')} must be between 1 and copies ({copies})")
+    faults = WebhookFaults(
+        copies=copies,
+        concurrent=concurrent,
+        duplicate_delay_seconds=t.number("duplicate_delay_seconds", 0.05),
+        bad_signature=t.get("bad_signature", bool, False),
+        timestamp_offset_seconds=t.get("timestamp_offset_seconds", int, 0),
+    )
+    t.done()
+    return faults
+
+
+def _accept(t: _Table) -> AcceptFaults:
+    status = t.get("fail_status", int, 0) or None
+    allowed = get_args(FailStatus)
+    if status is not None and status not in allowed:
+        raise ScenarioError(f"{t.path('fail_status')} must be one of {list(allowed)}, got {status}")
+    fail_times = t.get("fail_times", int, 0)
+    if fail_times < 0 or (fail_times > 0 and status is None):
+        raise ScenarioError(f"{t.path('fail_times')} must be >= 0 and needs fail_status")
+    faults = AcceptFaults(
+        fail_status=cast("FailStatus | None", status),
+        fail_times=fail_times,
+        retry_after_seconds=t.number("retry_after_seconds", 0.1),
+        delay_seconds=t.number("delay_seconds", 0.0),
+    )
+    t.done()
+    return faults
+
+
+def _refer(t: _Table) -> ReferBehaviour:
+    behaviour = ReferBehaviour(
+        completes=t.get("completes", bool, True),
+        delay_seconds=t.number("delay_seconds", 0.2),
+    )
+    t.done()
+    return behaviour
+
+
+def _expect(t: _Table) -> Expectation:
+    expectation = Expectation(
+        state=t.optional_str("state"),
+        reason=t.optional_str("reason"),
+        sip_status=t.get("sip_status", int, 0) or None,
+        accepts=t.get("accepts", int, -1) if t.has("accepts") else None,
+    )
+    t.done()
+    return expectation
+
+
+def _turn(t: _Table) -> ModelTurn:
+    tool = None
+    if t.has("tool"):
+        name = t.get("tool", str, "")
+        if not name:
+            raise ScenarioError(f"{t.path('tool')} must be a non-empty string")
+        arguments = t.get("arguments", dict, {})
+        tool = ToolCall(name, cast("Mapping[str, object]", arguments))
+    elif t.has("arguments"):
+        raise ScenarioError(f"{t.path('arguments')} needs a tool")
+    return ModelTurn(
+        reply=t.optional_str("reply"), tool=tool, next_reply=t.optional_str("next_reply")
+    )
+
+
+def _steps(tables: list[_Table]) -> tuple[Step, ...]:
+    return tuple(_step(t) for t in tables)
+
+
+def _step(t: _Table) -> Step:
+    action = t.get("action", str, "")
+    step: Step
+    match action:
+        case "wait":
+            if not t.has("seconds"):
+                raise ScenarioError(f"{t.path('seconds')} is required for action 'wait'")
+            step = Wait(t.number("seconds", 0.0))
+        case "wait_for":
+            until = t.get("until", str, "")
+            if until not in get_args(WaitUntil):
+                raise ScenarioError(
+                    f"{t.path('until')} must be one of {list(get_args(WaitUntil))}, got {until!r}"
+                )
+            timeout = t.number("timeout_seconds", 0.0) if t.has("timeout_seconds") else None
+            step = WaitFor(cast("WaitUntil", until), timeout)
+        case "say":
+            text = t.get("text", str, "")
+            if not text:
+                raise ScenarioError(f"{t.path('text')} is required for action 'say'")
+            turn = _turn(t)
+            step = Say(text, turn if t.get("respond", bool, True) else None)
+            if step.turn is None and turn != ModelTurn():
+                raise ScenarioError(f"{t.path('respond')} is false but the step scripts a reply")
+        case "respond":
+            turn = _turn(t)
+            if turn.reply is None and turn.tool is None:
+                raise ScenarioError(
+                    f"{t.path('reply')} or {t.path('tool')} is required for 'respond'"
+                )
+            step = Respond(turn)
+        case "hangup":
+            step = Hangup()
+        case "drop_sockets":
+            step = DropSockets()
+        case "repeat":
+            times = t.get("times", int, 0)
+            if times < 1:
+                raise ScenarioError(f"{t.path('times')} must be >= 1")
+            step = Repeat(times, _steps(t.tables("steps")))
+        case _:
+            raise ScenarioError(
+                f"{t.path('action')} must be one of wait, wait_for, say, respond, hangup, "
+                f"drop_sockets, repeat; got {action!r}"
+            )
+    t.done()
+    return step

@@ -1,0 +1,107 @@
+"""Plays a scenario's steps: the caller's side of the call and the model's scripted turns."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import assert_never
+
+from .call import Call, CallState, Counters
+from .events import caller_speech_events
+from .realtime import auto_responds, respond
+from .scenario import DropSockets, Hangup, ModelTurn, Repeat, Respond, Say, Step, Wait, WaitFor
+
+logger = logging.getLogger(__name__)
+
+
+async def run_script(call: Call, step_timeout: float) -> None:
+    """Run every step; record `completed`, `failed` (a wait timed out) or `stopped` (call ended)."""
+    runner = _Runner(call, step_timeout)
+    try:
+        await runner.run(call.scenario.steps, "steps")
+    except TimeoutError as exc:
+        call.script_status = "failed"
+        call.script_error = str(exc)
+        call.record("script", status="failed", error=call.script_error)
+        logger.warning("call %s: script failed: %s", call.call_id, exc)
+        return
+    except asyncio.CancelledError:
+        call.script_status = "stopped"
+        call.script_error = "the call ended before the script did"
+        call.record("script", status="stopped")
+        raise
+    call.script_status = "completed"
+    call.record("script", status="completed")
+
+
+class _Runner:
+    def __init__(self, call: Call, step_timeout: float) -> None:
+        self.call = call
+        self.step_timeout = step_timeout
+        self.seen = Counters()
+        """What the script has already waited for, so each `wait_for` waits for something new."""
+
+    async def run(self, steps: tuple[Step, ...], where: str) -> None:
+        for index, step in enumerate(steps):
+            path = f"{where}[{index}]"
+            self.call.record("script", step=path, action=type(step).__name__)
+            await self.step(step, path)
+
+    async def step(self, step: Step, path: str) -> None:
+        call = self.call
+        match step:
+            case Wait(seconds):
+                await asyncio.sleep(seconds * call.time_scale)
+            case WaitFor(until, timeout):
+                seen = getattr(self.seen, until)
+                await self._until(
+                    lambda: getattr(call.counters, until) > seen,
+                    timeout or self.step_timeout,
+                    f"{path}: nothing new for wait_for {until!r}",
+                )
+                self.seen = replace(self.seen, **{until: getattr(call.counters, until)})
+            case Say(text, turn):
+                await self._until_socket(path)
+                for payload in caller_speech_events(text, start_ms=int(call.elapsed() * 1000)):
+                    await call.broadcast(payload)
+                if turn is None:
+                    return
+                if auto_responds(call.session or {}):
+                    await self._respond(turn, path, input_text=text)
+                else:
+                    call.next_turns.append(turn)
+            case Respond(turn):
+                await self._until_socket(path)
+                await self._respond(turn, path)
+            case Hangup():
+                call.caller_hangup()
+            case DropSockets():
+                call.drop_sockets()
+            case Repeat(times, steps):
+                for round_ in range(times):
+                    await self.run(steps, f"{path}.steps#{round_}")
+            case _:
+                assert_never(step)
+
+    async def _respond(self, turn: ModelTurn, path: str, input_text: str = "") -> None:
+        await self._until(
+            lambda: not self.call.responding, self.step_timeout, f"{path}: model still responding"
+        )
+        await respond(self.call, turn, input_text=input_text)
+        self.seen = replace(self.seen, response_done=self.call.counters.response_done)
+
+    async def _until_socket(self, path: str) -> None:
+        call = self.call
+        await self._until(
+            lambda: call.state is CallState.ACTIVE and bool(call.sockets),
+            self.step_timeout,
+            f"{path}: no WebSocket attached to the call",
+        )
+
+    async def _until(self, predicate: Callable[[], bool], timeout: float, message: str) -> None:
+        try:
+            await self.call.wait_until(predicate, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{message} within {timeout}s") from None
