@@ -1,0 +1,1 @@
+"""Test support: a local Durable Functions host for running the app without Core Tools."""

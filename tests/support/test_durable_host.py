@@ -1,0 +1,367 @@
+"""Tests of the Durable test host against a toy app using the real SDK end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+import pytest
+
+from .durable_host import DurableTestHost, InstanceView
+
+Status = df.OrchestrationRuntimeStatus
+Orchestration = Generator[Any, Any, Any]
+
+bp = df.Blueprint()
+attempts: dict[str, int] = {}
+gate: dict[str, asyncio.Event] = {}
+
+
+@bp.route(route="calls/{call_id}", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def start_call(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    call_id = req.route_params["call_id"]
+    try:
+        await client.start_new("sequence", call_id, req.get_json())
+    except Exception as exc:
+        return func.HttpResponse(f"already started: {exc}", status_code=409)
+    return client.create_check_status_response(req, call_id)
+
+
+@bp.activity_trigger(input_name="payload")
+async def shout(payload: str) -> str:
+    await asyncio.sleep(0)
+    return payload.upper()
+
+
+@bp.activity_trigger(input_name="numbers")
+def total(numbers: list[int]) -> int:
+    return sum(numbers)
+
+
+@bp.activity_trigger(input_name="key")
+async def flaky(key: str) -> str:
+    """Fails until called ``int(key[-1])`` times."""
+    attempts[key] = attempts.get(key, 0) + 1
+    if attempts[key] < int(key[-1]):
+        raise ConnectionError(f"attempt {attempts[key]} of {key} failed")
+    return f"{key} ok after {attempts[key]}"
+
+
+@bp.activity_trigger(input_name="name")
+async def slow(name: str) -> str:
+    await gate.setdefault(name, asyncio.Event()).wait()
+    return f"{name} done"
+
+
+@bp.orchestration_trigger(context_name="context")
+def sequence(context: df.DurableOrchestrationContext) -> Orchestration:
+    words = context.get_input()
+    results = []
+    for word in words:
+        results.append((yield context.call_activity("shout", word)))
+    return results
+
+
+@bp.orchestration_trigger(context_name="context")
+def fan_out(context: df.DurableOrchestrationContext) -> Orchestration:
+    parts = yield context.task_all([context.call_activity("shout", w) for w in context.get_input()])
+    count = yield context.call_activity("total", [len(p) for p in parts])
+    return {"parts": parts, "count": count}
+
+
+@bp.orchestration_trigger(context_name="context")
+def race(context: df.DurableOrchestrationContext) -> Orchestration:
+    work = context.call_activity("slow", context.get_input())
+    hangup = context.wait_for_external_event("hangup")
+    winner = yield context.task_any([work, hangup])
+    return "work" if winner == work else f"hangup:{winner.result}"
+
+
+@bp.orchestration_trigger(context_name="context")
+def waiter(context: df.DurableOrchestrationContext) -> Orchestration:
+    context.set_custom_status("waiting")
+    data = yield context.wait_for_external_event("go")
+    context.set_custom_status({"got": data})
+    return data
+
+
+@bp.orchestration_trigger(context_name="context")
+def guarded(context: df.DurableOrchestrationContext) -> Orchestration:
+    try:
+        yield context.call_activity("flaky", context.get_input())
+    except Exception as exc:
+        return f"caught: {exc}"
+    return "no failure"
+
+
+@bp.orchestration_trigger(context_name="context")
+def retrying(context: df.DurableOrchestrationContext) -> Orchestration:
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=20, max_number_of_attempts=3)
+    return (yield context.call_activity_with_retry("flaky", options, context.get_input()))
+
+
+@bp.orchestration_trigger(context_name="context")
+def sleeper(context: df.DurableOrchestrationContext) -> Orchestration:
+    started = context.current_utc_datetime
+    yield context.create_timer(started + timedelta(milliseconds=context.get_input()))
+    deadline = context.create_timer(context.current_utc_datetime + timedelta(hours=1))
+    event = context.wait_for_external_event("never")
+    yield context.task_any([deadline, context.create_timer(started + timedelta(milliseconds=60))])
+    deadline.cancel()
+    del event
+    return (context.current_utc_datetime - started).total_seconds()
+
+
+@bp.orchestration_trigger(context_name="context")
+def counter_loop(context: df.DurableOrchestrationContext) -> Orchestration:
+    n = context.get_input()
+    if n < 3:
+        yield context.call_activity("shout", f"round {n}")
+        context.continue_as_new(n + 1)
+        return None
+    return f"finished at {n}"
+
+
+@bp.orchestration_trigger(context_name="context")
+def broken(context: df.DurableOrchestrationContext) -> Orchestration:
+    yield context.call_activity("shout", "before")
+    raise ValueError("orchestrator bug")
+
+
+fickle_runs: dict[str, int] = {}
+
+
+@bp.orchestration_trigger(context_name="context")
+def fickle(context: df.DurableOrchestrationContext) -> Orchestration:
+    # Deliberately non-deterministic: the activity name differs on replay.
+    fickle_runs[context.instance_id] = fickle_runs.get(context.instance_id, 0) + 1
+    yield context.call_activity("shout" if fickle_runs[context.instance_id] == 1 else "total", "x")
+    yield context.call_activity("shout", "y")
+    return "unreachable"
+
+
+@bp.entity_trigger(context_name="context")
+def live_calls(context: df.DurableEntityContext) -> None:
+    count = context.get_state(lambda: 0)
+    if context.operation_name == "add":
+        count += context.get_input()
+    elif context.operation_name == "fail":
+        raise RuntimeError("entity refused")
+    context.set_state(count)
+    context.set_result(count)
+
+
+@bp.orchestration_trigger(context_name="context")
+def entity_user(context: df.DurableOrchestrationContext) -> Orchestration:
+    entity = df.EntityId("live_calls", "global")
+    context.signal_entity(entity, "add", 5)
+    seen = yield context.call_entity(entity, "add", 2)
+    try:
+        yield context.call_entity(entity, "fail")
+    except Exception as exc:
+        return {"seen": seen, "error": str(exc)}
+    return {"seen": seen}
+
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+app.register_functions(bp)
+
+
+@pytest.fixture
+async def host() -> AsyncIterator[DurableTestHost]:
+    async with DurableTestHost(app) as running:
+        yield running
+
+
+def client(host: DurableTestHost) -> df.DurableOrchestrationClient:
+    return df.DurableOrchestrationClient(host.client_binding())
+
+
+def scheduled(view: InstanceView, name: str) -> int:
+    return sum(1 for e in view.history if e["EventType"] == 4 and e["Name"] == name)
+
+
+async def test_http_starter_runs_a_sequence_of_activities(host: DurableTestHost) -> None:
+    req = func.HttpRequest(
+        "POST", "http://localhost/api/calls/c1", body=b'["a", "b"]', route_params={"call_id": "c1"}
+    )
+    response = await host.call_http("start_call", req)
+    assert response.status_code == 202
+    assert json.loads(response.get_body())["id"] == "c1"
+    view = await host.wait_for_completion("c1")
+    assert view.runtime_status is Status.Completed
+    assert view.output == ["A", "B"]
+    assert view.input == ["a", "b"]
+    assert host.activity_calls("shout") == ["a", "b"]
+    status = await client(host).get_status("c1", show_history=True)
+    assert status.runtime_status is Status.Completed
+    assert status.output == ["A", "B"]
+    assert [e["EventType"] for e in status.historyEvents] == [
+        "ExecutionStarted",
+        "TaskCompleted",
+        "TaskCompleted",
+        "ExecutionCompleted",
+    ]
+
+
+async def test_fan_out_fan_in_with_sync_activity(host: DurableTestHost) -> None:
+    instance_id = await client(host).start_new("fan_out", client_input=["x", "yy", "zzz"])
+    view = await host.wait_for_completion(instance_id)
+    assert view.output == {"parts": ["X", "YY", "ZZZ"], "count": 6}
+    assert host.activity_calls("total") == [[1, 2, 3]]
+
+
+@pytest.mark.parametrize("first", ["event", "activity"])
+async def test_task_any_between_activity_and_event(host: DurableTestHost, first: str) -> None:
+    name = f"race-{first}"
+    instance_id = await client(host).start_new("race", client_input=name)
+    await host.wait_until(lambda: host.activity_calls("slow") == [name])
+    if first == "event":
+        await client(host).raise_event(instance_id, "hangup", {"by": "caller"})
+    else:
+        gate.setdefault(name, asyncio.Event()).set()
+    view = await host.wait_for_completion(instance_id)
+    # The Python client's event payload reaches the orchestrator as a JSON string (issue #295).
+    assert view.output == ("hangup:" + json.dumps({"by": "caller"}) if first == "event" else "work")
+
+
+async def test_event_raised_before_the_wait_is_buffered(host: DurableTestHost) -> None:
+    instance_id = host.start("waiter")
+    host.raise_event(instance_id, "go", 42)  # queued before the first episode ran
+    view = await host.wait_for_completion(instance_id)
+    assert view.output == "42"
+    assert view.custom_status == {"got": "42"}
+
+
+async def test_custom_status_visible_while_running(host: DurableTestHost) -> None:
+    durable = client(host)
+    instance_id = await durable.start_new("waiter")
+    await host.wait_until(lambda: host.instances[instance_id].custom_status == "waiting")
+    status = await durable.get_status(instance_id)
+    assert status.runtime_status is Status.Running
+    assert status.custom_status == "waiting"
+    await durable.raise_event(instance_id, "go", "now")
+    await host.wait_for_completion(instance_id)
+    with pytest.raises(Exception, match="is gone"):
+        await durable.raise_event(instance_id, "go", "again")
+
+
+async def test_activity_failure_is_caught_by_the_orchestrator(host: DurableTestHost) -> None:
+    instance_id = host.start("guarded", "guard-9")
+    view = await host.wait_for_completion(instance_id)
+    assert view.runtime_status is Status.Completed
+    assert view.output.startswith(
+        "caught: Activity function 'flaky' failed: ConnectionError: attempt 1 of guard-9 failed"
+    )
+
+
+async def test_retry_succeeds_on_third_attempt(host: DurableTestHost) -> None:
+    instance_id = host.start("retrying", "retry-ok-3")
+    view = await host.wait_for_completion(instance_id)
+    assert view.runtime_status is Status.Completed
+    assert view.output == "retry-ok-3 ok after 3"
+    assert host.activity_calls("flaky") == ["retry-ok-3"] * 3
+    kinds = [e["EventType"] for e in view.history if e["EventType"] in (4, 5, 6, 10, 11)]
+    assert kinds == [4, 6, 10, 11, 4, 6, 10, 11, 4, 5]  # failure, timer, next attempt...
+
+
+async def test_retry_exhausts_attempts_and_fails_the_orchestration(host: DurableTestHost) -> None:
+    instance_id = host.start("retrying", "retry-never-9")
+    view = await host.wait_for_completion(instance_id)
+    assert view.runtime_status is Status.Failed
+    assert "attempt 3 of retry-never-9 failed" in view.output
+    assert len(host.activity_calls("flaky")) == 3
+
+
+async def test_timers_use_the_real_clock_and_cancelled_timers_are_harmless(
+    host: DurableTestHost,
+) -> None:
+    instance_id = host.start("sleeper", 50)
+    view = await host.wait_for_completion(instance_id, timeout=5)
+    assert view.runtime_status is Status.Completed
+    assert 0.06 <= view.output < 3
+
+
+async def test_continue_as_new_restarts_with_fresh_history(host: DurableTestHost) -> None:
+    instance_id = host.start("counter_loop", 0, instance_id="loop")
+    view = await host.wait_for_completion(instance_id)
+    assert view.output == "finished at 3"
+    assert view.input == 3
+    assert host.activity_calls("shout") == ["round 0", "round 1", "round 2"]
+    assert scheduled(view, "shout") == 0  # the last execution's history only
+
+
+async def test_orchestrator_exception_fails_the_instance(host: DurableTestHost) -> None:
+    view = await host.wait_for_completion(host.start("broken"))
+    assert view.runtime_status is Status.Failed
+    assert view.output.startswith("Orchestrator function 'broken' failed: orchestrator bug")
+    status = await client(host).get_status(view.instance_id)
+    assert status.runtime_status is Status.Failed
+
+
+async def test_start_new_of_running_id_raises_and_of_finished_id_replaces(
+    host: DurableTestHost,
+) -> None:
+    durable = client(host)
+    await durable.start_new("waiter", "dup")
+    with pytest.raises(Exception, match="already exists"):
+        await durable.start_new("waiter", "dup")
+    await durable.terminate("dup", "test over")
+    view = await host.wait_for_completion("dup")
+    assert (view.runtime_status, view.output) == (Status.Terminated, "test over")
+    assert await durable.start_new("sequence", "dup", ["again"]) == "dup"
+    replaced = await host.wait_for_completion("dup")
+    assert (replaced.name, replaced.output) == ("sequence", ["AGAIN"])
+
+
+async def test_status_queries_and_purge(host: DurableTestHost) -> None:
+    durable = client(host)
+    missing = await durable.get_status("nobody")
+    assert not missing
+    assert missing.runtime_status is None
+    with pytest.raises(Exception, match="No instance"):
+        await durable.raise_event("nobody", "go")
+    done = await durable.start_new("sequence", "q-done", ["a"])
+    await host.wait_for_completion(done)
+    await durable.start_new("waiter", "q-running")
+    await host.wait_until(lambda: host.instances["q-running"].runtime_status is Status.Running)
+    running = await durable.get_status_by(runtime_status=[Status.Running])
+    assert [s.instance_id for s in running] == ["q-running"]
+    assert {s.instance_id for s in await durable.get_status_all()} == {"q-done", "q-running"}
+    purged = await durable.purge_instance_history_by(
+        created_time_from=host.instances[done].created_time - timedelta(minutes=1),
+        runtime_status=[Status.Completed],
+    )
+    assert purged.instances_deleted == 1
+    assert (await durable.purge_instance_history("q-done")).instances_deleted == 0
+    assert set(host.instances) == {"q-running"}
+
+
+async def test_entity_signals_calls_and_errors(host: DurableTestHost) -> None:
+    durable = client(host)
+    await durable.signal_entity(df.EntityId("live_calls", "global"), "add", 10)
+    view = await host.wait_for_completion(host.start("entity_user"))
+    assert view.output == {"seen": 17, "error": "entity refused"}
+    state = await durable.read_entity_state(df.EntityId("live_calls", "global"))
+    assert (state.entity_exists, state.entity_state) == (True, 17)
+    absent = await durable.read_entity_state(df.EntityId("live_calls", "other"))
+    assert not absent.entity_exists
+
+
+async def test_non_deterministic_orchestrator_is_detected() -> None:
+    async with DurableTestHost(app, raise_on_problems=False) as host:
+        view = await host.wait_for_completion(host.start("fickle"))
+        assert view.runtime_status is Status.Failed
+        assert "Non-Deterministic" in view.output
+        assert len(host.problems) == 1
+    with pytest.raises(AssertionError, match="Non-Deterministic"):
+        async with DurableTestHost(app) as strict:
+            await strict.wait_for_completion(strict.start("fickle"))
