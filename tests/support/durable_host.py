@@ -218,11 +218,12 @@ class DurableTestHost:
         self._orchestrators: dict[str, Callable[[Any], str]] = {}
         self._activities: dict[str, tuple[Callable[..., Any], str]] = {}
         self._entity_handlers: dict[str, Callable[[Any], str]] = {}
-        self._functions: dict[str, Function] = {}
+        self.functions: dict[str, Function] = {}
+        """Every indexed function by name (read-only by convention)."""
         for function in functions:
             name = function.get_function_name()
             assert name is not None, f"unnamed function {function}"
-            self._functions[name] = function
+            self.functions[name] = function
             bindings = json.loads(function.get_function_json())["bindings"]
             trigger = next(b for b in bindings if b["type"].endswith("Trigger"))
             if trigger["type"] == "orchestrationTrigger":
@@ -313,7 +314,7 @@ class DurableTestHost:
 
     async def call_http(self, function_name: str, req: func.HttpRequest) -> func.HttpResponse:
         """Invoke an HTTP-triggered function the way the worker binds its parameters."""
-        function = self._functions[function_name]
+        function = self.functions[function_name]
         kwargs: dict[str, Any] = {}
         for binding in json.loads(function.get_function_json())["bindings"]:
             if binding["type"] == "httpTrigger":
