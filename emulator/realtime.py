@@ -312,7 +312,7 @@ async def serve_socket(request: web.Request, call: Call) -> web.WebSocketRespons
     await ws.prepare(request)
     socket = Socket(new_id("ws_"), ws, request.transport)
     call.sockets_opened += 1
-    call.record("socket_opened", socket=socket.socket_id)
+    call.record("socket_opened", socket=socket.socket_id, path=request.path, auth=request["auth"])
     await call.send_to(
         [socket],
         event(

@@ -90,9 +90,11 @@ class Emulator:
         app.router.add_get("/emulator/calls/{call_id}", self._get_call)
         app.router.add_post("/emulator/calls/{call_id}/caller-hangup", self._caller_hangup)
         app.router.add_post("/emulator/calls/{call_id}/drop-sockets", self._drop_sockets)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port, shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
         self._port = self._runner.addresses[0][1]
         self._http = aiohttp.ClientSession()
@@ -185,7 +187,7 @@ class Emulator:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Authenticate API routes, render errors as JSON, and record API requests on the call."""
         api = request.path.startswith(API_PREFIXES)
-        auth = _auth_kind(request)
+        auth = request["auth"] = _auth_kind(request)
         body: Any = None
         try:
             try:
@@ -212,7 +214,7 @@ class Emulator:
             response = ApiError(
                 exc.status, exc.reason, code=exc.reason.lower().replace(" ", "_")
             ).response()
-        if api:
+        if api and not isinstance(response, web.WebSocketResponse):  # sockets record themselves
             call = self.calls.get(
                 request.match_info.get("call_id") or request.query.get("call_id", "")
             )
