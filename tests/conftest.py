@@ -1,0 +1,91 @@
+"""Fixtures for running the real app: the emulator, the Durable test host, and the HTTP front.
+
+``call_env`` wires the app's settings to the emulator; ``app_host`` runs ``function_app.app`` in
+the Durable test host; ``app_url`` serves its HTTP functions so the emulator's webhooks arrive
+over real HTTP. Everything binds 127.0.0.1 and is torn down after each test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from azure.functions.decorators.function_app import Function
+
+from emulator import Emulator, EmulatorConfig
+from emulator.config import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET
+from switchboard.connection import close_connection
+from switchboard.settings import get_settings
+from tests.support.durable_host import DurableTestHost, indexed_functions
+from tests.support.http_front import HttpFront
+
+TRANSFER_TARGET = "tel:+14155550100"
+
+
+@pytest.fixture(scope="session")
+def functions() -> list[Function]:
+    """``function_app.app`` indexed once, the way the Python worker does."""
+    import function_app
+
+    return indexed_functions(function_app.app)
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    """Tests may override this fixture to tune the emulator (ring timeout, retries...)."""
+    return EmulatorConfig(ring_timeout_seconds=5.0, webhook_backoff_seconds=0.05)
+
+
+@pytest.fixture
+async def emulator(emulator_config: EmulatorConfig) -> AsyncIterator[Emulator]:
+    """A fresh emulator on an ephemeral loopback port."""
+    async with Emulator(emulator_config) as emu:
+        yield emu
+
+
+@dataclass
+class CallEnv:
+    """The app settings of one test; :meth:`set` changes them before the next read."""
+
+    monkeypatch: pytest.MonkeyPatch
+    values: dict[str, str] = field(default_factory=dict)
+
+    def set(self, **values: str) -> None:
+        """Set app settings (as the host would from local.settings.json) and drop the cache."""
+        for name, value in values.items():
+            self.monkeypatch.setenv(name, value)
+        self.values.update(values)
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def call_env(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Iterator[CallEnv]:
+    """App settings pointing at the emulator, applied to the environment the app reads."""
+    env = CallEnv(monkeypatch)
+    env.set(
+        AZURE_OPENAI_ENDPOINT=emulator.base_url,
+        AZURE_OPENAI_DEPLOYMENT="gpt-realtime",
+        AZURE_OPENAI_API_KEY=DEFAULT_API_KEY,
+        OPENAI_WEBHOOK_SECRET=DEFAULT_WEBHOOK_SECRET,
+        TRANSFER_TARGET_URI=TRANSFER_TARGET,
+        TRANSFER_VERIFY_SECONDS="2",
+        MONITOR_SLICE_SECONDS="60",
+    )
+    yield env
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+async def app_host(call_env: CallEnv, functions: list[Function]) -> AsyncIterator[DurableTestHost]:
+    """``function_app.app`` running in the Durable test host."""
+    async with DurableTestHost(functions) as host:
+        yield host
+    await close_connection()
+
+
+@pytest.fixture
+async def app_url(app_host: DurableTestHost, functions: list[Function]) -> AsyncIterator[str]:
+    """Where the app's HTTP functions listen: ``<app_url>/api/calls/incoming``."""
+    async with HttpFront(app_host, functions) as front:
+        yield front.base_url
