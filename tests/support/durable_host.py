@@ -339,11 +339,12 @@ class DurableTestHost:
         self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
     ) -> None:
         """Wait until ``predicate()`` holds; it is re-checked after every host state change."""
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                await self._changed.wait()
-        if not predicate():  # pragma: no cover - asyncio.timeout raises first
-            raise TimeoutError(what)
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate():
+                    await self._changed.wait()
+        except TimeoutError:
+            raise TimeoutError(f"{what} not reached within {timeout}s") from None
 
     async def wait_for_completion(self, instance_id: str, timeout: float = 10.0) -> InstanceView:
         """Wait until the instance is Completed, Failed or Terminated and return it."""

@@ -227,6 +227,14 @@ async def test_http_starter_runs_a_sequence_of_activities(host: DurableTestHost)
     ]
 
 
+async def test_instances_run_concurrently(host: DurableTestHost) -> None:
+    blocked = host.start("race", "blocked-forever")
+    ids = [host.start("sequence", [f"w{i}", f"v{i}"]) for i in range(5)]
+    views = [await host.wait_for_completion(i) for i in ids]
+    assert [v.output for v in views] == [[f"W{i}", f"V{i}"] for i in range(5)]
+    assert host.instances[blocked].runtime_status is Status.Running  # cancelled on exit
+
+
 async def test_fan_out_fan_in_with_sync_activity(host: DurableTestHost) -> None:
     instance_id = await client(host).start_new("fan_out", client_input=["x", "yy", "zzz"])
     view = await host.wait_for_completion(instance_id)
