@@ -54,7 +54,11 @@ class MonitorUnavailable(Exception):
 
 @dataclass(frozen=True)
 class MonitorRequest:
-    """One slice of monitoring. ``speak`` is said first (greeting, or a notice after a failure)."""
+    """One slice of monitoring. ``speak`` is said first (greeting, or a notice after a failure).
+
+    ``converse=False`` watches a call being transferred: tools are refused, and the slice ends
+    early if the caller speaks (the transfer did not take).
+    """
 
     call_id: str
     slice_seconds: float
@@ -148,6 +152,7 @@ class CallMonitor:
         self._result = MonitorResult(MonitorOutcome.SLICE_ENDED)
         self._ending: _Ending | None = None
         self._to_speak = request.speak
+        self._caller_still_here = False
         self._handlers: dict[type[Any], Callable[[Any, RealtimeChannel], Awaitable[None]]] = {
             SessionCreated: self._ignore,
             SpeechStarted: self._ignore,
@@ -215,6 +220,8 @@ class CallMonitor:
             event = parse_event(raw)
             if event is not None:
                 await self._handlers[type(event)](event, channel)
+                if self._caller_still_here:
+                    return MonitorOutcome.SLICE_ENDED
 
     def _finish(self, outcome: MonitorOutcome) -> MonitorResult:
         self._result.outcome = outcome
@@ -236,6 +243,9 @@ class CallMonitor:
         self, event: CallerTranscript, channel: RealtimeChannel
     ) -> None:
         self._result.turns.append(Turn("caller", event.text, _now()))
+        if not self._request.converse:
+            # After a REFER, a caller still talking to us proves the transfer did not happen.
+            self._caller_still_here = True
 
     async def _on_agent_transcript(self, event: AgentTranscript, channel: RealtimeChannel) -> None:
         self._result.turns.append(Turn("agent", event.text, _now()))
