@@ -61,6 +61,8 @@ class Counters:
     response_done: int = 0
     tool_output: int = 0
     refer: int = 0
+    webhook_done: int = 0
+    """Set once every webhook copy has been delivered (or has given up)."""
 
 
 @dataclass

@@ -26,6 +26,9 @@ from .scenario import ModelTurn
 
 logger = logging.getLogger(__name__)
 
+AUTH_KIND = web.RequestKey("auth_kind", str)
+"""How the request authenticated ("api-key", "bearer" or "none"); set by the middleware."""
+
 ACKNOWLEDGEMENT = "I see. Is there anything else I can help you with?"
 """Spoken when the scenario lets the model answer but scripts no reply."""
 
@@ -312,7 +315,7 @@ async def serve_socket(request: web.Request, call: Call) -> web.WebSocketRespons
     await ws.prepare(request)
     socket = Socket(new_id("ws_"), ws, request.transport)
     call.sockets_opened += 1
-    call.record("socket_opened", socket=socket.socket_id, path=request.path, auth=request["auth"])
+    call.record("socket_opened", socket=socket.socket_id, path=request.path, auth=request[AUTH_KIND])
     await call.send_to(
         [socket],
         event(

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, TypeAlias, TypeVar, cast, get_args
 
-WaitUntil: TypeAlias = Literal["accepted", "response_done", "tool_output", "refer"]
+WaitUntil: TypeAlias = Literal["accepted", "response_done", "tool_output", "refer", "webhook_done"]
 FailStatus: TypeAlias = Literal[429, 500, 503]
 
 _T = TypeVar("_T")

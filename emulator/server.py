@@ -18,7 +18,7 @@ from .call import Call, CallState, EndReason, TimelineListener
 from .config import EmulatorConfig
 from .errors import ApiError
 from .events import JsonDict, new_id
-from .realtime import serve_socket
+from .realtime import AUTH_KIND, serve_socket
 from .scenario import SCENARIOS, Scenario, ScenarioError, load_scenario
 from .script import run_script
 from .webhook import deliver
@@ -187,7 +187,7 @@ class Emulator:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Authenticate API routes, render errors as JSON, and record API requests on the call."""
         api = request.path.startswith(API_PREFIXES)
-        auth = request["auth"] = _auth_kind(request)
+        auth = request[AUTH_KIND] = _auth_kind(request)
         body: Any = None
         try:
             try:

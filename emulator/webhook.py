@@ -74,6 +74,8 @@ async def deliver(session: aiohttp.ClientSession, call: Call, config: EmulatorCo
     for copy in range(faults.concurrent + 1, faults.copies + 1):
         await asyncio.sleep(faults.duplicate_delay_seconds)
         await _deliver_copy(session, call, config, body, copy)
+    call.counters.webhook_done += 1
+    await call.notify()
 
 
 async def _deliver_copy(
