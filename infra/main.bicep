@@ -117,12 +117,41 @@ param callGreeting string = 'Hello, thanks for calling. How can I help you today
 @description('TRANSFER_TARGET_URI: tel: or sip: URI for transfers to a human; empty = no transfer.')
 param transferTargetUri string = ''
 
+@description('CALL_TRANSCRIPTION_MODEL: caller-side transcription model; off disables caller transcripts.')
+param callTranscriptionModel string = 'whisper-1'
+
+@description('TRANSFER_VERIFY_SECONDS: how long the leg may stay up after REFER before the transfer counts as failed.')
+@minValue(1)
+@maxValue(300)
+param transferVerifySeconds int = 20
+
+@description('CALLER_ALLOWLIST: comma-separated E.164 numbers; when set, only these are answered.')
+param callerAllowlist string = ''
+
+@description('CALLER_BLOCKLIST: comma-separated E.164 numbers that are refused.')
+param callerBlocklist string = ''
+
+@description('ALLOWED_COUNTRY_CODES: e.g. 1,44,46; when set, other countries are refused.')
+param allowedCountryCodes string = ''
+
+@description('ANONYMOUS_CALLERS: accept or reject callers with a hidden or unparsable number.')
+@allowed([
+  'accept'
+  'reject'
+])
+param anonymousCallers string = 'accept'
+
+@description('REJECT_SIP_STATUS: SIP status for refused callers (e.g. 603 Decline, 403 Forbidden).')
+@minValue(400)
+@maxValue(699)
+param rejectSipStatus int = 603
+
 @description('MONITOR_SLICE_SECONDS: longest single run of the call-monitor activity; functionTimeout is set to this + 5 minutes (1500 -> 00:30:00).')
 @minValue(60)
 @maxValue(3300)
 param monitorSliceSeconds int = 1500
 
-@description('Further app settings for agent behaviour (e.g. MAX_CONCURRENT_CALLS, MAX_CALL_SECONDS, CALL_RECORD_RETENTION_DAYS). Values must not be secrets.')
+@description('Further app settings for agent behaviour added later (e.g. MAX_CONCURRENT_CALLS, MAX_CALL_SECONDS, CALL_RECORD_RETENTION_DAYS). Values must not be secrets; the settings above win over keys of the same name.')
 param extraAppSettings object = {}
 
 // --- Secrets and monitoring ---------------------------------------------------------------------
@@ -255,6 +284,13 @@ module functionApp 'modules/functionapp.bicep' = {
     callGreeting: callGreeting
     transferTargetUri: transferTargetUri
     monitorSliceSeconds: monitorSliceSeconds
+    callTranscriptionModel: callTranscriptionModel
+    transferVerifySeconds: transferVerifySeconds
+    callerAllowlist: callerAllowlist
+    callerBlocklist: callerBlocklist
+    allowedCountryCodes: allowedCountryCodes
+    anonymousCallers: anonymousCallers
+    rejectSipStatus: rejectSipStatus
     extraAppSettings: extraAppSettings
   }
   // The host starts as soon as its settings exist: its identity must already hold the data roles.

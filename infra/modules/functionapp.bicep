@@ -69,6 +69,35 @@ param callGreeting string
 @description('tel: or sip: URI calls are transferred to; empty = no transfer.')
 param transferTargetUri string
 
+@description('Caller-side transcription model; off disables caller transcripts.')
+param callTranscriptionModel string
+
+@description('Seconds the leg may stay up after REFER before a transfer counts as failed.')
+@minValue(1)
+@maxValue(300)
+param transferVerifySeconds int
+
+@description('Comma-separated E.164 numbers; when set, only these are answered.')
+param callerAllowlist string
+
+@description('Comma-separated E.164 numbers that are refused.')
+param callerBlocklist string
+
+@description('Comma-separated country calling codes; when set, other countries are refused.')
+param allowedCountryCodes string
+
+@description('accept or reject callers with a hidden or unparsable number.')
+@allowed([
+  'accept'
+  'reject'
+])
+param anonymousCallers string
+
+@description('SIP status for refused callers.')
+@minValue(400)
+@maxValue(699)
+param rejectSipStatus int
+
 @description('Longest single run of the call-monitor activity, in seconds.')
 @minValue(60)
 @maxValue(3300)
@@ -110,6 +139,13 @@ var appSettings = {
   CALL_GREETING: callGreeting
   TRANSFER_TARGET_URI: transferTargetUri
   MONITOR_SLICE_SECONDS: string(monitorSliceSeconds)
+  CALL_TRANSCRIPTION_MODEL: callTranscriptionModel
+  TRANSFER_VERIFY_SECONDS: string(transferVerifySeconds)
+  CALLER_ALLOWLIST: callerAllowlist
+  CALLER_BLOCKLIST: callerBlocklist
+  ALLOWED_COUNTRY_CODES: allowedCountryCodes
+  ANONYMOUS_CALLERS: anonymousCallers
+  REJECT_SIP_STATUS: string(rejectSipStatus)
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
