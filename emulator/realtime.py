@@ -89,7 +89,9 @@ def _client_event_models() -> dict[str, type[BaseModel]]:
 def validation_problem(exc: ValidationError) -> tuple[str, str]:
     """The first error of a pydantic validation as (dotted param path, message)."""
     first = exc.errors()[0]
-    return ".".join(str(part) for part in first["loc"]), first["msg"]
+    # Union members show up in the path by class name (e.g. RealtimeSessionCreateRequest).
+    path = [str(part) for part in first["loc"] if not (isinstance(part, str) and part[:1].isupper())]
+    return ".".join(path), first["msg"]
 
 
 def session_problem(config: Mapping[str, Any]) -> tuple[str, str] | None:

@@ -26,6 +26,7 @@ async def run_script(call: Call, step_timeout: float) -> None:
         call.script_error = str(exc)
         call.record("script", status="failed", error=call.script_error)
         logger.warning("call %s: script failed: %s", call.call_id, exc)
+        await call.notify()
         return
     except asyncio.CancelledError:
         call.script_status = "stopped"
@@ -34,6 +35,7 @@ async def run_script(call: Call, step_timeout: float) -> None:
         raise
     call.script_status = "completed"
     call.record("script", status="completed")
+    await call.notify()
 
 
 class _Runner:

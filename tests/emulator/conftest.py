@@ -18,7 +18,7 @@ def config() -> EmulatorConfig:
         webhook_retries=2,
         webhook_backoff_seconds=0.05,
         webhook_timeout_seconds=2.0,
-        step_timeout_seconds=5.0,
+        step_timeout_seconds=3.0,
     )
 
 
