@@ -9,7 +9,7 @@ import pytest
 
 from emulator import Emulator
 from switchboard.agent import TRANSFER_FAILED_LINE
-from tests.conftest import TRANSFER_TARGET
+from tests.conftest import TRANSFER_TARGET, CallEnv
 from tests.support.durable_host import DurableTestHost
 
 RECORD_TIMEOUT = 15.0
@@ -191,3 +191,20 @@ async def test_bad_webhooks_start_nothing_and_the_call_is_never_answered(
     timeline = await emulator.wait_for_end(call_id)
     assert app_host.instances == {}
     assert requests(timeline, "accept") == []
+
+
+async def test_screened_out_caller_is_rejected_with_the_configured_sip_status(
+    emulator: Emulator, app_host: DurableTestHost, app_url: str, call_env: CallEnv
+) -> None:
+    call_env.set(CALLER_BLOCKLIST="+14155550123", REJECT_SIP_STATUS="403")
+    record, timeline = await place_and_finish(emulator, app_host, app_url, "greeting")
+    assert (record["decision"], record["decision_reason"]) == ("reject", "blocklisted")
+    assert (record["end_reason"], record["sip_status"]) == ("rejected", 403)
+    assert record["accepted_at"] is None
+    assert [r["body"] for r in requests(timeline, "reject")] == [{"status_code": 403}]
+    assert requests(timeline, "accept") == []
+    assert (timeline["state"], timeline["reason"], timeline["sip_status"]) == (
+        "ended",
+        "rejected",
+        403,
+    )
