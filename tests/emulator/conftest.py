@@ -30,7 +30,7 @@ async def emu(config: EmulatorConfig) -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 async def app(emu: Emulator) -> AsyncIterator[FakeApp]:
-    fake = FakeApp(emu)
+    fake = FakeApp(emu.base_url)
     await fake.start()
     yield fake
     await fake.close()

@@ -14,7 +14,6 @@ from openai import APIStatusError, AsyncOpenAI
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import BaseModel, TypeAdapter
 
-from emulator import Emulator
 
 SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLXRoZS1lbXVsYXRvcg=="  # base64("test-secret-for-the-emulator")
 API_KEY = "test-key"
@@ -87,12 +86,12 @@ class FakeApp:
 
     def __init__(
         self,
-        emu: Emulator,
+        base_url: str,
         *,
         answer: Literal["accept", "reject", "ignore"] = "accept",
         auth: Literal["api-key", "bearer"] = "api-key",
     ) -> None:
-        self.emu = emu
+        self.base_url = base_url
         self.answer = answer
         self.auth = auth
         self.deliveries: list[tuple[bytes, dict[str, str]]] = []
@@ -102,7 +101,7 @@ class FakeApp:
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._http = aiohttp.ClientSession()
-        self.sdk = AsyncOpenAI(base_url=emu.base_url + "/openai/v1/", api_key=API_KEY, webhook_secret=SECRET)
+        self.sdk = AsyncOpenAI(base_url=base_url + "/openai/v1/", api_key=API_KEY, webhook_secret=SECRET)
         self.url = ""
 
     async def start(self) -> None:
@@ -170,7 +169,7 @@ class FakeApp:
 
     async def _run_socket(self, log: CallLog) -> bool:
         """One socket's life; True if it should reconnect (the call may still be up)."""
-        url = f"{self.emu.base_url}/openai/v1/realtime?call_id={log.call_id}"
+        url = f"{self.base_url}/openai/v1/realtime?call_id={log.call_id}"
         try:
             ws = await self._http.ws_connect(url, headers=self._headers())
         except aiohttp.WSServerHandshakeError as exc:
