@@ -90,7 +90,9 @@ def validation_problem(exc: ValidationError) -> tuple[str, str]:
     """The first error of a pydantic validation as (dotted param path, message)."""
     first = exc.errors()[0]
     # Union members show up in the path by class name (e.g. RealtimeSessionCreateRequest).
-    path = [str(part) for part in first["loc"] if not (isinstance(part, str) and part[:1].isupper())]
+    path = [
+        str(part) for part in first["loc"] if not (isinstance(part, str) and part[:1].isupper())
+    ]
     return ".".join(path), first["msg"]
 
 
@@ -317,7 +319,9 @@ async def serve_socket(request: web.Request, call: Call) -> web.WebSocketRespons
     await ws.prepare(request)
     socket = Socket(new_id("ws_"), ws, request.transport)
     call.sockets_opened += 1
-    call.record("socket_opened", socket=socket.socket_id, path=request.path, auth=request[AUTH_KIND])
+    call.record(
+        "socket_opened", socket=socket.socket_id, path=request.path, auth=request[AUTH_KIND]
+    )
     await call.send_to(
         [socket],
         event(

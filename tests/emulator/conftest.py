@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from emulator_testkit import API_KEY, SECRET, FakeApp
 from openai import AsyncOpenAI
 
 from emulator import Emulator, EmulatorConfig
+from tests.emulator.emulator_testkit import API_KEY, SECRET, FakeApp
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from openai import APIStatusError, AsyncOpenAI
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import BaseModel, TypeAdapter
 
-
-SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLXRoZS1lbXVsYXRvcg=="  # base64("test-secret-for-the-emulator")
+SECRET = (
+    "whsec_" + "dGVzdC1zZWNyZXQtZm9yLXRoZS1lbXVsYXRvcg=="
+)  # base64("test-secret-for-the-emulator")
 API_KEY = "test-key"
 
 _SERVER_EVENT: TypeAdapter[RealtimeServerEvent] = TypeAdapter(RealtimeServerEvent)
@@ -46,7 +47,11 @@ def _extras(model: BaseModel, path: str) -> list[str]:
         value = getattr(model, name)
         for index, item in enumerate(value if isinstance(value, list) else [value]):
             if isinstance(item, BaseModel):
-                found.extend(_extras(item, f"{path}.{name}" + (f"[{index}]" if isinstance(value, list) else "")))
+                found.extend(
+                    _extras(
+                        item, f"{path}.{name}" + (f"[{index}]" if isinstance(value, list) else "")
+                    )
+                )
     return found
 
 
@@ -56,7 +61,7 @@ def assert_server_events(payloads: Iterable[Mapping[str, Any]]) -> int:
     for payload in payloads:
         model = _SERVER_EVENT.validate_python(payload)
         assert isinstance(model, BaseModel)
-        assert getattr(model, "type") == payload["type"]
+        assert model.type == payload["type"]
         assert _extras(model, "event") == [], (payload["type"], _extras(model, "event"))
         count += 1
     return count
@@ -101,7 +106,9 @@ class FakeApp:
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._http = aiohttp.ClientSession()
-        self.sdk = AsyncOpenAI(base_url=base_url + "/openai/v1/", api_key=API_KEY, webhook_secret=SECRET)
+        self.sdk = AsyncOpenAI(
+            base_url=base_url + "/openai/v1/", api_key=API_KEY, webhook_secret=SECRET
+        )
         self.url = ""
 
     async def start(self) -> None:
@@ -185,16 +192,24 @@ class FakeApp:
         log.close_codes.append(ws.close_code)
         return True  # confirm the end by trying to reattach: an ended call answers 404
 
-    async def _on_event(self, log: CallLog, ws: aiohttp.ClientWebSocketResponse, event: dict[str, Any]) -> None:
+    async def _on_event(
+        self, log: CallLog, ws: aiohttp.ClientWebSocketResponse, event: dict[str, Any]
+    ) -> None:
         if event["type"] == "session.created":
             await ws.send_json(
                 {
                     "type": "response.create",
-                    "response": {"instructions": 'Greet the caller: say "Thanks for calling Contoso."'},
+                    "response": {
+                        "instructions": 'Greet the caller: say "Thanks for calling Contoso."'
+                    },
                 }
             )
         elif event["type"] == "response.function_call_arguments.done":
-            output = {"type": "function_call_output", "call_id": event["call_id"], "output": '{"ok": true}'}
+            output = {
+                "type": "function_call_output",
+                "call_id": event["call_id"],
+                "output": '{"ok": true}',
+            }
             await ws.send_json({"type": "conversation.item.create", "item": output})
             if event["name"] == "transfer_call":
                 await ws.send_json({"type": "response.create"})

@@ -6,12 +6,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from emulator_testkit import API_KEY, FakeApp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai import APIStatusError, AsyncOpenAI, ConflictError, NotFoundError
 
 from emulator import Emulator
+from tests.emulator.emulator_testkit import API_KEY
 
 ACCEPT = {"type": "realtime", "model": "gpt-realtime", "instructions": "Be brief."}
 
@@ -29,10 +29,18 @@ async def ringing(emu: Emulator) -> str:
 
 
 async def post(
-    http: aiohttp.ClientSession, url: str, body: Any = None, *, headers: dict[str, str] | None = None
+    http: aiohttp.ClientSession,
+    url: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
-    async with http.post(url, data=data, headers={"api-key": API_KEY} if headers is None else headers) as r:
+    data = (
+        body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
+    )
+    async with http.post(
+        url, data=data, headers={"api-key": API_KEY} if headers is None else headers
+    ) as r:
         text = await r.text()
         return r.status, (json.loads(text) if text else None)
 
@@ -44,7 +52,9 @@ def assert_error(body: Any, code: str, param: str | None = None) -> None:
 
 
 async def test_sdk_accept_then_hangup(emu: Emulator, sdk: AsyncOpenAI, ringing: str) -> None:
-    await sdk.realtime.calls.accept(ringing, type="realtime", model="gpt-realtime", instructions="Hi")
+    await sdk.realtime.calls.accept(
+        ringing, type="realtime", model="gpt-realtime", instructions="Hi"
+    )
     call = emu.calls[ringing]
     assert (call.state, call.sip_status, call.accept_count) == ("active", 200, 1)
     await sdk.realtime.calls.hangup(ringing)
@@ -58,7 +68,9 @@ async def test_sdk_accept_then_hangup(emu: Emulator, sdk: AsyncOpenAI, ringing: 
     assert requests[0]["body"]["instructions"] == "Hi"
 
 
-async def test_sdk_reject_sends_the_status_code(emu: Emulator, sdk: AsyncOpenAI, ringing: str) -> None:
+async def test_sdk_reject_sends_the_status_code(
+    emu: Emulator, sdk: AsyncOpenAI, ringing: str
+) -> None:
     await sdk.realtime.calls.reject(ringing, status_code=486)
     view = emu.timeline(ringing)
     assert (view["state"], view["reason"], view["sip_status"]) == ("ended", "rejected", 486)
@@ -69,7 +81,9 @@ async def test_reject_defaults_to_603(emu: Emulator, sdk: AsyncOpenAI, ringing: 
     assert emu.calls[ringing].sip_status == 603
 
 
-async def test_sdk_refer_transfers_after_the_scenario_delay(emu: Emulator, sdk: AsyncOpenAI) -> None:
+async def test_sdk_refer_transfers_after_the_scenario_delay(
+    emu: Emulator, sdk: AsyncOpenAI
+) -> None:
     call_id = await emu.place_call("transfer", "http://127.0.0.1:9/unused")
     await sdk.realtime.calls.accept(call_id, type="realtime", model="m", instructions="i")
     await sdk.realtime.calls.refer(call_id, target_uri="sip:agent@example.com")
@@ -82,7 +96,9 @@ async def test_sdk_refer_transfers_after_the_scenario_delay(emu: Emulator, sdk: 
     )
 
 
-async def test_sdk_sees_documented_state_errors(emu: Emulator, sdk: AsyncOpenAI, ringing: str) -> None:
+async def test_sdk_sees_documented_state_errors(
+    emu: Emulator, sdk: AsyncOpenAI, ringing: str
+) -> None:
     with pytest.raises(ConflictError) as not_active:
         await sdk.realtime.calls.refer(ringing, target_uri="tel:+14155550123")
     assert not_active.value.code == "call_not_active"
@@ -95,13 +111,12 @@ async def test_sdk_sees_documented_state_errors(emu: Emulator, sdk: AsyncOpenAI,
     with pytest.raises(ConflictError):
         await sdk.realtime.calls.reject(ringing)
     await emu.caller_hangup(ringing)
-    for verb in ("accept", "reject", "hangup"):
-        with pytest.raises(NotFoundError) as gone:
-            if verb == "accept":
-                await sdk.realtime.calls.accept(ringing, **ACCEPT)  # type: ignore[arg-type]
-            else:
-                await getattr(sdk.realtime.calls, verb)(ringing)
-        assert gone.value.code == "call_not_found"
+    with pytest.raises(NotFoundError) as gone:
+        await sdk.realtime.calls.accept(ringing, **ACCEPT)  # type: ignore[arg-type]
+    assert gone.value.code == "call_not_found"
+    for verb in ("reject", "hangup"):
+        with pytest.raises(NotFoundError):
+            await getattr(sdk.realtime.calls, verb)(ringing)
     assert emu.calls[ringing].accept_count == 1
 
 
@@ -161,9 +176,16 @@ async def test_slow_accept_takes_its_time(emu: Emulator, sdk: AsyncOpenAI) -> No
     ],
 )
 async def test_auth(
-    emu: Emulator, http: aiohttp.ClientSession, ringing: str, prefix: str, headers: dict[str, str], status: int
+    emu: Emulator,
+    http: aiohttp.ClientSession,
+    ringing: str,
+    prefix: str,
+    headers: dict[str, str],
+    status: int,
 ) -> None:
-    got, body = await post(http, f"{emu.base_url}{prefix}/realtime/calls/{ringing}/accept", ACCEPT, headers=headers)
+    got, body = await post(
+        http, f"{emu.base_url}{prefix}/realtime/calls/{ringing}/accept", ACCEPT, headers=headers
+    )
     assert got == status
     if status == 401:
         assert_error(body, "invalid_api_key")
@@ -177,13 +199,49 @@ async def test_auth(
         ("accept", b"{not json", 400, "invalid_json", None),
         ("accept", [1, 2], 400, "invalid_json", None),
         ("accept", {"model": "m", "instructions": "i"}, 400, "missing_required_parameter", "type"),
-        ("accept", {"type": "session", "model": "m", "instructions": "i"}, 400, "invalid_value", "type"),
-        ("accept", {"type": "realtime", "instructions": "i"}, 400, "missing_required_parameter", "model"),
-        ("accept", {"type": "realtime", "model": "", "instructions": "i"}, 400, "invalid_value", "model"),
-        ("accept", {"type": "realtime", "model": "m"}, 400, "missing_required_parameter", "instructions"),
+        (
+            "accept",
+            {"type": "session", "model": "m", "instructions": "i"},
+            400,
+            "invalid_value",
+            "type",
+        ),
+        (
+            "accept",
+            {"type": "realtime", "instructions": "i"},
+            400,
+            "missing_required_parameter",
+            "model",
+        ),
+        (
+            "accept",
+            {"type": "realtime", "model": "", "instructions": "i"},
+            400,
+            "invalid_value",
+            "model",
+        ),
+        (
+            "accept",
+            {"type": "realtime", "model": "m"},
+            400,
+            "missing_required_parameter",
+            "instructions",
+        ),
         ("accept", {**ACCEPT, "instructions": 42}, 400, "invalid_type", "instructions"),
-        ("accept", {**ACCEPT, "output_modalities": ["video"]}, 400, "invalid_value", "output_modalities.0"),
-        ("accept", {**ACCEPT, "audio": {"output": {"speed": "fast"}}}, 400, "invalid_value", "audio.output.speed"),
+        (
+            "accept",
+            {**ACCEPT, "output_modalities": ["video"]},
+            400,
+            "invalid_value",
+            "output_modalities.0",
+        ),
+        (
+            "accept",
+            {**ACCEPT, "audio": {"output": {"speed": "fast"}}},
+            400,
+            "invalid_value",
+            "audio.output.speed",
+        ),
         ("reject", {"status_code": 200}, 400, "invalid_value", "status_code"),
         ("reject", {"status_code": "busy"}, 400, "invalid_type", "status_code"),
         ("refer", {}, 400, "missing_required_parameter", "target_uri"),
@@ -202,22 +260,34 @@ async def test_bad_requests_get_documented_4xx(
     code: str,
     param: str | None,
 ) -> None:
-    got, answer = await post(http, f"{emu.base_url}/openai/v1/realtime/calls/{ringing}/{verb}", body)
+    got, answer = await post(
+        http, f"{emu.base_url}/openai/v1/realtime/calls/{ringing}/{verb}", body
+    )
     assert got == status
     assert_error(answer, code, param)
     assert emu.calls[ringing].state == "ringing"
 
 
-async def test_oversized_body_is_413(emu: Emulator, http: aiohttp.ClientSession, ringing: str) -> None:
+async def test_oversized_body_is_413(
+    emu: Emulator, http: aiohttp.ClientSession, ringing: str
+) -> None:
     body = {**ACCEPT, "instructions": "x" * (emu.config.max_body_bytes + 1)}
-    got, answer = await post(http, f"{emu.base_url}/openai/v1/realtime/calls/{ringing}/accept", body)
+    got, answer = await post(
+        http, f"{emu.base_url}/openai/v1/realtime/calls/{ringing}/accept", body
+    )
     assert got == 413
     assert_error(answer, "request_too_large")
 
 
-async def test_unknown_call_and_route_are_json_404(emu: Emulator, http: aiohttp.ClientSession) -> None:
+async def test_unknown_call_and_route_are_json_404(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
     got, body = await post(http, f"{emu.base_url}/openai/v1/realtime/calls/rtc_nope/accept", ACCEPT)
-    assert (got, body["error"]["code"], body["error"]["param"]) == (404, "call_not_found", "call_id")
+    assert (got, body["error"]["code"], body["error"]["param"]) == (
+        404,
+        "call_not_found",
+        "call_id",
+    )
     got, body = await post(http, f"{emu.base_url}/openai/v1/nothing/here", {})
     assert (got, body["error"]["code"]) == (404, "not_found")
     url = f"{emu.base_url}/openai/v1/realtime/calls/rtc_nope/accept"
@@ -227,16 +297,22 @@ async def test_unknown_call_and_route_are_json_404(emu: Emulator, http: aiohttp.
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     verb=st.sampled_from(["accept", "reject", "refer", "hangup"]),
     body=st.dictionaries(
-        st.sampled_from(["type", "model", "instructions", "audio", "tools", "status_code", "target_uri"]),
+        st.sampled_from(
+            ["type", "model", "instructions", "audio", "tools", "status_code", "target_uri"]
+        ),
         json_values,
     )
     | json_values,
@@ -244,6 +320,8 @@ json_values = st.recursive(
 async def test_arbitrary_bodies_never_500(emu: Emulator, verb: str, body: Any) -> None:
     call_id = await emu.place_call("greeting", "http://127.0.0.1:9/unused")
     async with aiohttp.ClientSession() as http:
-        got, answer = await post(http, f"{emu.base_url}/openai/v1/realtime/calls/{call_id}/{verb}", body)
+        got, answer = await post(
+            http, f"{emu.base_url}/openai/v1/realtime/calls/{call_id}/{verb}", body
+        )
     assert got in (200, 400, 409), answer
     await emu.caller_hangup(call_id)

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import pytest
-from emulator_testkit import API_KEY, TOOLS, assert_server_events, sent_events
 from openai import AsyncOpenAI
 
 from emulator import Emulator, EmulatorConfig, Scenario, load_scenario, parse_scenario
+from emulator.scenario import Say, ToolCall
+from tests.emulator.emulator_testkit import API_KEY, TOOLS, assert_server_events, sent_events
 
 Ws = aiohttp.ClientWebSocketResponse
 
@@ -22,7 +23,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def accepted(emu: Emulator, sdk: AsyncOpenAI, scenario: str | Scenario = "transfer", **extra: Any) -> str:
+async def accepted(
+    emu: Emulator, sdk: AsyncOpenAI, scenario: str | Scenario = "transfer", **extra: Any
+) -> str:
     """A call accepted by the test itself; its script waits for a greeting nobody requests."""
     call_id = await emu.place_call(scenario, "http://127.0.0.1:9/unused")
     await sdk.realtime.calls.accept(
@@ -55,7 +58,11 @@ async def until_closed(ws: Ws) -> int | None:
 
 @pytest.mark.parametrize(("headers", "status"), [({}, 401), ({"api-key": "nope"}, 401)])
 async def test_socket_needs_auth(
-    emu: Emulator, sdk: AsyncOpenAI, http: aiohttp.ClientSession, headers: dict[str, str], status: int
+    emu: Emulator,
+    sdk: AsyncOpenAI,
+    http: aiohttp.ClientSession,
+    headers: dict[str, str],
+    status: int,
 ) -> None:
     call_id = await accepted(emu, sdk)
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
@@ -88,7 +95,9 @@ async def test_sockets_share_the_call_and_closing_one_keeps_it_up(
     assert created["session"]["instructions"] == "Be nice."
     assert created["session"]["model"] == "gpt-realtime"
     await receive(second, "session.created")
-    await first.send_json({"type": "response.create", "response": {"instructions": "Say 'Welcome to Contoso'."}})
+    await first.send_json(
+        {"type": "response.create", "response": {"instructions": "Say 'Welcome to Contoso'."}}
+    )
     done = [await receive(ws, "response.output_audio_transcript.done") for ws in (first, second)]
     assert {d["transcript"] for d in done} == {"Welcome to Contoso"}
     await first.close()
@@ -110,7 +119,7 @@ async def test_response_sequence_and_tool_round_trip(
     call_id = await accepted(emu, sdk, tools=TOOLS)
     ws = await http.ws_connect(ws_url(emu, call_id), headers={"api-key": API_KEY})
     await ws.send_json({"type": "response.create"})
-    types = []
+    types: list[str] = []
     async with asyncio.timeout(3):
         while not types or types[-1] != "output_audio_buffer.stopped":
             types.append(json.loads((await ws.receive()).data)["type"])
@@ -120,7 +129,8 @@ async def test_response_sequence_and_tool_round_trip(
         "response.output_item.added",
         "response.content_part.added",
         "output_audio_buffer.started",
-        *["response.output_audio_transcript.delta"] * types.count("response.output_audio_transcript.delta"),
+        *["response.output_audio_transcript.delta"]
+        * types.count("response.output_audio_transcript.delta"),
         "response.output_audio_transcript.done",
         "response.content_part.done",
         "response.output_item.done",
@@ -130,10 +140,14 @@ async def test_response_sequence_and_tool_round_trip(
     assert types.count("response.output_audio_transcript.delta") >= 2
     # The transfer script now has its greeting: the caller asks for a human.
     arguments = await receive(ws, "response.function_call_arguments.done")
-    assert (arguments["name"], json.loads(arguments["arguments"])) == ("transfer_call", {"department": "sales"})
+    assert (arguments["name"], json.loads(arguments["arguments"])) == (
+        "transfer_call",
+        {"department": "sales"},
+    )
     done = await receive(ws, "response.done")
     usage = done["response"]["usage"]
-    assert usage["input_token_details"]["cached_tokens"] >= 0 and usage["output_token_details"]
+    assert usage["input_token_details"]["cached_tokens"] >= 0
+    assert usage["output_token_details"]
     assert [item["type"] for item in done["response"]["output"]] == ["message", "function_call"]
     output = {"type": "function_call_output", "call_id": arguments["call_id"], "output": "ok"}
     await ws.send_json({"type": "conversation.item.create", "item": output})
@@ -145,7 +159,8 @@ async def test_response_sequence_and_tool_round_trip(
     await sdk.realtime.calls.refer(call_id, target_uri="tel:+14155550199")
     assert await until_closed(ws) == 1000
     view = await emu.wait_for_end(call_id)
-    assert view["state"] == "transferred" and view["expectation_errors"] == []
+    assert view["state"] == "transferred"
+    assert view["expectation_errors"] == []
     assert_server_events(sent_events(view))
 
 
@@ -154,15 +169,23 @@ async def test_session_update_and_bad_client_events(
 ) -> None:
     call_id = await accepted(emu, sdk)
     ws = await http.ws_connect(ws_url(emu, call_id), headers={"api-key": API_KEY})
-    await ws.send_json({"type": "session.update", "session": {"type": "realtime", "instructions": "New."}})
+    await ws.send_json(
+        {"type": "session.update", "session": {"type": "realtime", "instructions": "New."}}
+    )
     updated = await receive(ws, "session.updated")
-    assert updated["session"]["instructions"] == "New." and updated["session"]["model"] == "gpt-realtime"
+    assert updated["session"]["instructions"] == "New."
+    assert updated["session"]["model"] == "gpt-realtime"
     bad: list[tuple[str, str, str | None]] = [
         ("{nope", "invalid_json", None),
         (json.dumps({"type": "nope"}), "invalid_event_type", "type"),
         (json.dumps({"type": "conversation.item.create"}), "invalid_value", "item"),
         (
-            json.dumps({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["x"]}}),
+            json.dumps(
+                {
+                    "type": "session.update",
+                    "session": {"type": "realtime", "output_modalities": ["x"]},
+                }
+            ),
             "invalid_value",
             "session.output_modalities.0",
         ),
@@ -213,7 +236,9 @@ async def test_without_auto_response_the_scripted_turn_waits_for_response_create
     assert spoken["transcript"] == "We are open from nine to five, Monday to Friday."
 
 
-async def test_undeclared_tool_is_not_called(emu: Emulator, sdk: AsyncOpenAI, http: aiohttp.ClientSession) -> None:
+async def test_undeclared_tool_is_not_called(
+    emu: Emulator, sdk: AsyncOpenAI, http: aiohttp.ClientSession
+) -> None:
     call_id = await accepted(emu, sdk, "end_call")  # no tools declared
     ws = await http.ws_connect(ws_url(emu, call_id), headers={"api-key": API_KEY})
     await ws.send_json({"type": "response.create"})
@@ -223,8 +248,12 @@ async def test_undeclared_tool_is_not_called(emu: Emulator, sdk: AsyncOpenAI, ht
     assert any(e["kind"] == "warning" for e in emu.calls[call_id].timeline)
 
 
-async def test_script_waiting_for_a_socket_fails_after_the_step_timeout(config: EmulatorConfig) -> None:
-    scenario = parse_scenario("lonely", {"steps": [{"action": "say", "text": "Hello?", "respond": False}]})
+async def test_script_waiting_for_a_socket_fails_after_the_step_timeout(
+    config: EmulatorConfig,
+) -> None:
+    scenario = parse_scenario(
+        "lonely", {"steps": [{"action": "say", "text": "Hello?", "respond": False}]}
+    )
     async with (
         Emulator(replace(config, step_timeout_seconds=0.2)) as emu,
         AsyncOpenAI(base_url=emu.base_url + "/openai/v1/", api_key=API_KEY) as sdk,
@@ -245,4 +274,6 @@ async def _script_fails(emu: Emulator, sdk: AsyncOpenAI, scenario: Scenario) -> 
 
 def test_transfer_scenario_scripts_transfer_call_to_sales() -> None:
     say = load_scenario("transfer").steps[1]
-    assert getattr(say, "turn").tool.arguments == {"department": "sales"}
+    assert isinstance(say, Say)
+    assert say.turn is not None
+    assert say.turn.tool == ToolCall("transfer_call", {"department": "sales"})

@@ -6,10 +6,10 @@ import time
 
 import aiohttp
 import pytest
-from emulator_testkit import API_KEY, SECRET, FakeApp
 
 from emulator import Emulator, EmulatorConfig
 from emulator.cli import call, format_entry, parser
+from tests.emulator.emulator_testkit import API_KEY, SECRET, FakeApp
 
 
 async def test_starts_fast_on_loopback_only() -> None:
@@ -25,7 +25,7 @@ async def test_starts_fast_on_loopback_only() -> None:
 
 def test_config_refuses_non_loopback_and_reports_every_problem() -> None:
     with pytest.raises(ValueError, match="host must be a loopback") as error:
-        EmulatorConfig(host="0.0.0.0", ring_timeout_seconds=0, webhook_secret="whsec_!!")
+        EmulatorConfig(host="192.0.2.1", ring_timeout_seconds=0, webhook_secret="whsec_!!")
     assert "ring_timeout_seconds must be > 0" in str(error.value)
     assert "webhook_secret must be 'whsec_' followed by base64" in str(error.value)
 
@@ -57,10 +57,14 @@ async def test_http_api_for_humans(emu: Emulator, app: FakeApp) -> None:
     async with aiohttp.ClientSession(base_url=emu.base_url) as http:
         async with http.get("/emulator/health") as response:
             assert (await response.json())["status"] == "ok"
-        async with http.post("/emulator/calls", json={"scenario": "nope", "webhook_url": app.url}) as response:
+        async with http.post(
+            "/emulator/calls", json={"scenario": "nope", "webhook_url": app.url}
+        ) as response:
             assert response.status == 400
             assert (await response.json())["error"]["param"] == "scenario"
-        async with http.post("/emulator/calls", json={"scenario": "greeting", "webhook_url": "ftp://x"}) as response:
+        async with http.post(
+            "/emulator/calls", json={"scenario": "greeting", "webhook_url": "ftp://x"}
+        ) as response:
             assert (await response.json())["error"]["param"] == "webhook_url"
         async with http.post("/emulator/calls", data=b"[") as response:
             assert response.status == 400
@@ -71,7 +75,8 @@ async def test_http_api_for_humans(emu: Emulator, app: FakeApp) -> None:
         await emu.wait_for_end(call_id, timeout=5)
         async with http.get("/emulator/calls") as response:
             (listed,) = (await response.json())["calls"]
-            assert listed["call_id"] == call_id and "timeline" not in listed
+            assert listed["call_id"] == call_id
+            assert "timeline" not in listed
         async with http.get(f"/emulator/calls/{call_id}") as response:
             assert await response.json() == emu.timeline(call_id)
         async with http.get("/emulator/calls/rtc_nope") as response:
@@ -92,7 +97,8 @@ async def test_cli_call_on_a_running_emulator(emu: Emulator, app: FakeApp) -> No
     out = io.StringIO()
     assert await call(parser().parse_args([*argv, "--emulator-url", emu.base_url]), out) == 0
     text = out.getvalue()
-    assert "POST /openai/v1/realtime/calls/" in text and "-> response.done" in text
+    assert "POST /openai/v1/realtime/calls/" in text
+    assert "-> response.done" in text
     assert "state=ended reason=caller_hangup sip=200 accepts=1" in text
     assert "scenario expectations met" in text
 
@@ -112,13 +118,23 @@ async def test_cli_call_in_process() -> None:
         await app.close()
     text = out.getvalue()
     assert f"in-process emulator on http://127.0.0.1:{port}" in text
-    assert "'{\"reason\":\"caller_done\"}'" in text  # the tool call's arguments
+    assert '\'{"reason":"caller_done"}\'' in text  # the tool call's arguments
     assert "reason=hangup" in text
 
 
 def test_format_entry_is_readable() -> None:
     line = format_entry(
         "rtc_0123456789abcdef",
-        {"seq": 3, "t": 0.25, "kind": "state", "previous": "ringing", "state": "active", "reason": None, "sip_status": 200},
+        {
+            "seq": 3,
+            "t": 0.25,
+            "kind": "state",
+            "previous": "ringing",
+            "state": "active",
+            "reason": None,
+            "sip_status": 200,
+        },
     )
-    assert line == "rtc_01234567… +  0.250s  state           ringing -> active (reason=None, sip=200)"
+    assert (
+        line == "rtc_01234567… +  0.250s  state           ringing -> active (reason=None, sip=200)"
+    )

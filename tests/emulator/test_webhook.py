@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 import standardwebhooks
 from aiohttp import web
-from emulator_testkit import SECRET, FakeApp
 from openai import AsyncOpenAI, InvalidWebhookSignatureError
 
 from emulator import DEFAULT_WEBHOOK_SECRET, Emulator
+from tests.emulator.emulator_testkit import SECRET, FakeApp
 
 
 def verify_independently(body: bytes, headers: dict[str, str]) -> None:
@@ -25,9 +25,11 @@ async def test_webhook_is_verified_by_sdk_and_standardwebhooks(emu: Emulator, ap
     verify_independently(body, headers)
     event = AsyncOpenAI(api_key="unused").webhooks.unwrap(body, headers, secret=SECRET)
     assert event.type == "realtime.call.incoming"
-    assert event.data.call_id == call_id and call_id.startswith("rtc_")
+    assert event.data.call_id == call_id
+    assert call_id.startswith("rtc_")
     payload = json.loads(body)
-    assert payload["object"] == "event" and payload["id"].startswith("evt_")
+    assert payload["object"] == "event"
+    assert payload["id"].startswith("evt_")
     assert abs(payload["created_at"] - time.time()) < 5
     names = [h["name"] for h in payload["data"]["sip_headers"]]
     assert names == ["From", "To", "Call-ID", "X-Customer-Tier"]
@@ -54,13 +56,17 @@ async def test_faulty_webhooks_fail_both_verifiers_and_are_retried(
     assert all((time.time() - e["timestamp"] > 800) == stale for e in attempts)
 
 
-async def test_duplicates_share_the_webhook_id_and_arrive_concurrently(emu: Emulator, app: FakeApp) -> None:
+async def test_duplicates_share_the_webhook_id_and_arrive_concurrently(
+    emu: Emulator, app: FakeApp
+) -> None:
     call_id = await emu.place_call("duplicate_webhook", app.url, time_scale=0.1)
     view = await emu.wait_for_end(call_id, timeout=5)
     ids = {headers["webhook-id"] for _, headers in app.deliveries}
-    assert len(app.deliveries) == 4 and ids == {view["webhook"]["webhook_id"]}
+    assert len(app.deliveries) == 4
+    assert ids == {view["webhook"]["webhook_id"]}
     assert len({body for body, _ in app.deliveries}) == 1
-    assert view["accept_count"] == 1 and view["expectation_errors"] == []
+    assert view["accept_count"] == 1
+    assert view["expectation_errors"] == []
 
 
 @pytest.fixture
@@ -93,13 +99,20 @@ async def test_redelivers_with_backoff_after_error_and_timeout(
 
     url, arrivals = flaky_endpoint
     config = EmulatorConfig(
-        webhook_retries=3, webhook_backoff_seconds=0.1, webhook_timeout_seconds=0.3, ring_timeout_seconds=2
+        webhook_retries=3,
+        webhook_backoff_seconds=0.1,
+        webhook_timeout_seconds=0.3,
+        ring_timeout_seconds=2,
     )
     async with Emulator(config) as emu:
         call_id = await emu.place_call("bad_signature", url)
         await emu.calls[call_id].wait_until(lambda: emu.calls[call_id].webhook_acknowledged == 1, 3)
         attempts = [e for e in emu.calls[call_id].timeline if e["kind"] == "webhook"]
-    assert [(e["status"], e["error"] is not None) for e in attempts] == [(503, False), (None, True), (204, False)]
+    assert [(e["status"], e["error"] is not None) for e in attempts] == [
+        (503, False),
+        (None, True),
+        (204, False),
+    ]
     assert arrivals[1] - arrivals[0] >= 0.1
     assert arrivals[2] - arrivals[1] >= 0.3 + 0.2  # the timeout, then the doubled backoff
 
@@ -107,4 +120,7 @@ async def test_redelivers_with_backoff_after_error_and_timeout(
 def test_default_secret_is_clearly_fake() -> None:
     import base64
 
-    assert base64.b64decode(DEFAULT_WEBHOOK_SECRET.removeprefix("whsec_")) == b"switchboard-local-emulator-secret"
+    assert (
+        base64.b64decode(DEFAULT_WEBHOOK_SECRET.removeprefix("whsec_"))
+        == b"switchboard-local-emulator-secret"
+    )
