@@ -6,13 +6,13 @@ through the input (:class:`CallPlan`), and all work happens in activities.
 
 import logging
 from collections.abc import Generator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
 from activities import names
-from switchboard.agent import TRANSFER_FAILED_LINE, greeting_instruction
+from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE, greeting_instruction
 from switchboard.call_control import ControlResult, Outcome
 from switchboard.operator import OperatorCommand
 from switchboard.policy import Decision
@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 bp = df.Blueprint()
 
 Steps = Generator[Any, Any, Any]
+_CLOCK_SLACK_SECONDS = 0.5  # a slice that ran to a limit ends a hair before it, by replay time
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -45,6 +46,8 @@ class CallFlow:
         self.step = names.SCREEN_CALL
         self.operator = context.wait_for_external_event(names.OPERATOR_EVENT)
         self.verify_timer: Any = None
+        self.wrap_up_at: datetime | None = None
+        self.hard_end_at: datetime | None = None
 
     def run(self) -> Steps:
         """Run the call; any failure past Durable's retries still ends in a record."""
@@ -75,6 +78,8 @@ class CallFlow:
             self._end(self._reason(result, EndReason.CALLER_GONE, "accept"))
             return
         self.record.accepted_at = self._now()
+        self.hard_end_at = self._now_dt() + timedelta(seconds=self.plan.max_call_seconds)
+        self.wrap_up_at = self.hard_end_at - timedelta(seconds=self.plan.wrap_up_seconds)
         self._phase(Phase.ACTIVE)
         yield from self._converse()
 
@@ -108,6 +113,14 @@ class CallFlow:
                 self._end(EndReason.AGENT_END_CALL)
                 return
             speak: str | None = None
+            if self._seconds_left(self.hard_end_at) <= _CLOCK_SLACK_SECONDS:
+                self._phase(Phase.ENDING)
+                yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
+                self._end(EndReason.MAX_DURATION)
+                return
+            if self._seconds_left(self.wrap_up_at) <= _CLOCK_SLACK_SECONDS:
+                self.wrap_up_at = None  # asked once; the next slice runs to the hard end
+                speak = WRAP_UP_LINE
             if result.outcome is MonitorOutcome.TRANSFER_REQUESTED:
                 if (yield from self._refer(self.plan.transfer_target)):
                     leaving = EndReason.TRANSFERRED
@@ -165,9 +178,12 @@ class CallFlow:
             self.record.errors.append(f"hangup after failure: {str(error).splitlines()[0][:300]}")
 
     def _monitor(self, speak: str | None, seconds: int | None = None, converse: bool = True) -> Any:
+        """Schedule a slice; it ends by the next time limit (wrap-up, then the hard end)."""
+        limit = self.wrap_up_at or self.hard_end_at
+        slice_seconds = min(seconds or self.plan.slice_seconds, self._seconds_left(limit))
         request = MonitorRequest(
             call_id=self.call_id,
-            slice_seconds=seconds or self.plan.slice_seconds,
+            slice_seconds=max(slice_seconds, 1.0),
             speak=speak,
             converse=converse,
         )
@@ -206,8 +222,15 @@ class CallFlow:
     def _phase(self, phase: Phase) -> None:
         self.ctx.set_custom_status({"phase": phase.value})
 
-    def _now_dt(self) -> Any:
-        return self.ctx.current_utc_datetime
+    def _now_dt(self) -> datetime:
+        now: datetime = self.ctx.current_utc_datetime
+        return now
+
+    def _seconds_left(self, until: datetime | None) -> float:
+        """Seconds until ``until`` (orchestration time); infinite when there is no limit."""
+        if until is None:
+            return float("inf")
+        return (until - self._now_dt()).total_seconds()
 
     def _now(self) -> str:
         return str(self.ctx.current_utc_datetime.isoformat())

@@ -17,6 +17,11 @@ TRANSFER_FAILED_LINE = (
     "reached right now, and offer to keep helping or take a message."
 )
 
+WRAP_UP_LINE = (
+    "The call is about to reach its time limit. Politely tell the caller you have to end the "
+    "call in a moment, and say goodbye."
+)
+
 
 def greeting_instruction(greeting: str) -> str:
     """The first ``response.create``: the agent speaks first on a phone call."""

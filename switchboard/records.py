@@ -32,6 +32,7 @@ class EndReason(StrEnum):
     OPERATOR_HANGUP = "operator_hangup"
     REJECTED = "rejected"
     CALLER_GONE = "caller_gone"
+    MAX_DURATION = "max_duration"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ class CallPlan:
     slice_seconds: int
     transfer_target: str | None
     transfer_verify_seconds: int = 20
+    max_call_seconds: int = 3300
+
+    @property
+    def wrap_up_seconds(self) -> int:
+        """How long before the limit the agent is asked to wrap up."""
+        return min(60, self.max_call_seconds // 4)
+
     retry_first_interval_ms: int = 1000
     retry_attempts: int = 4
 

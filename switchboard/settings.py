@@ -50,6 +50,7 @@ class Settings:
     transfer_target: str | None
     monitor_slice_seconds: int
     transfer_verify_seconds: int
+    max_call_seconds: int
     transcription_model: str | None
     policy: Policy
 
@@ -65,6 +66,7 @@ class Settings:
             slice_seconds=self.monitor_slice_seconds,
             transfer_target=self.transfer_target,
             transfer_verify_seconds=self.transfer_verify_seconds,
+            max_call_seconds=self.max_call_seconds,
         )
 
     @property
@@ -92,6 +94,7 @@ class Settings:
             transfer_verify_seconds=reader.get(
                 "TRANSFER_VERIFY_SECONDS", _int_between(1, 300), "20"
             ),
+            max_call_seconds=reader.get("MAX_CALL_SECONDS", _int_between(10, 3540), "3300"),
             transcription_model=reader.get("CALL_TRANSCRIPTION_MODEL", _off_or_name, "whisper-1"),
             policy=Policy(
                 allowlist=reader.get("CALLER_ALLOWLIST", _numbers, ""),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from switchboard.agent import TRANSFER_FAILED_LINE
+from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE
 from tests.conftest import TRANSFER_TARGET, CallEnv
 from tests.support.durable_host import DurableTestHost
 
@@ -208,3 +208,18 @@ async def test_screened_out_caller_is_rejected_with_the_configured_sip_status(
         "rejected",
         403,
     )
+
+
+async def test_calls_reaching_the_time_limit_are_wrapped_up_then_hung_up(
+    emulator: Emulator, app_host: DurableTestHost, app_url: str, call_env: CallEnv
+) -> None:
+    call_env.set(MAX_CALL_SECONDS="10")  # the agent is asked to wrap up 2 s before the end
+    call_id = await emulator.place_call("long_call", webhook_url=f"{app_url}/api/calls/incoming")
+    await app_host.wait_until(lambda: call_id in app_host.instances, what="orchestration start")
+    record = (await app_host.wait_for_completion(call_id, timeout=20.0)).output
+    assert record["end_reason"] == "max_duration"
+    timeline = await emulator.wait_for_end(call_id)
+    assert timeline["reason"] == "hangup"
+    asked = [e["payload"] for e in timeline["timeline"] if e.get("type") == "response.create"]
+    assert WRAP_UP_LINE in [event.get("response", {}).get("instructions") for event in asked]
+    assert len(app_host.activity_calls("monitor_call")) == 2
