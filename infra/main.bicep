@@ -125,6 +125,11 @@ param callTranscriptionModel string = 'whisper-1'
 @maxValue(300)
 param transferVerifySeconds int = 20
 
+@description('MAX_CALL_SECONDS: longest call; the agent wraps up shortly before, then the call is hung up.')
+@minValue(10)
+@maxValue(3540)
+param maxCallSeconds int = 3300
+
 @description('CALLER_ALLOWLIST: comma-separated E.164 numbers; when set, only these are answered.')
 param callerAllowlist string = ''
 
@@ -286,6 +291,7 @@ module functionApp 'modules/functionapp.bicep' = {
     monitorSliceSeconds: monitorSliceSeconds
     callTranscriptionModel: callTranscriptionModel
     transferVerifySeconds: transferVerifySeconds
+    maxCallSeconds: maxCallSeconds
     callerAllowlist: callerAllowlist
     callerBlocklist: callerBlocklist
     allowedCountryCodes: allowedCountryCodes

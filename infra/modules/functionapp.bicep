@@ -77,6 +77,11 @@ param callTranscriptionModel string
 @maxValue(300)
 param transferVerifySeconds int
 
+@description('Longest call in seconds, below the 60-minute realtime session limit.')
+@minValue(10)
+@maxValue(3540)
+param maxCallSeconds int
+
 @description('Comma-separated E.164 numbers; when set, only these are answered.')
 param callerAllowlist string
 
@@ -141,6 +146,7 @@ var appSettings = {
   MONITOR_SLICE_SECONDS: string(monitorSliceSeconds)
   CALL_TRANSCRIPTION_MODEL: callTranscriptionModel
   TRANSFER_VERIFY_SECONDS: string(transferVerifySeconds)
+  MAX_CALL_SECONDS: string(maxCallSeconds)
   CALLER_ALLOWLIST: callerAllowlist
   CALLER_BLOCKLIST: callerBlocklist
   ALLOWED_COUNTRY_CODES: allowedCountryCodes
