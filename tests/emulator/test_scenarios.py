@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from emulator import SCENARIOS, Emulator
-from tests.emulator.emulator_testkit import FakeApp, assert_server_events, sent_events
+from tests.emulator.emulator_testkit import API_KEY, FakeApp, assert_server_events, sent_events
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -17,3 +18,11 @@ async def test_scenario_runs_to_its_expected_end(
     log = app.calls.get(call_id)
     if log is not None:
         assert_server_events(log.events)
+    if view["accept_count"]:
+        # Every socket was closed by the server, and an ended call refuses new ones.
+        assert view["open_sockets"] == 0
+        url = f"{emu.base_url}/openai/v1/realtime?call_id={call_id}"
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(url, headers={"api-key": API_KEY})
+        assert refused.value.status == 404
