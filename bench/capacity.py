@@ -521,6 +521,8 @@ def report(points: list[Point], plot: str | None) -> None:
         "CPU (core share)",
         "CPU us/event",
         "RSS KiB/call",
+        "full GCs",
+        "longest GC ms",
         "pass",
         "note",
     ]
@@ -536,6 +538,8 @@ def report(points: list[Point], plot: str | None) -> None:
             p.cpu_core_share,
             p.cpu_us_per_event,
             p.rss_kib_per_call,
+            p.gc_full,
+            p.gc_longest_ms,
             "yes" if p.ok else "no",
             p.note,
         ]
