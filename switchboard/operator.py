@@ -25,7 +25,7 @@ class OperatorCommand:
             return cls("transfer")
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValueError("body must be JSON") from None
         if not isinstance(data, dict):
             raise ValueError("body must be a JSON object")

@@ -21,7 +21,8 @@ from switchboard.sip import SipHeader
 
 MAX_BODY_BYTES = 1024 * 1024
 SIGNATURE_TOLERANCE_SECONDS = 300
-_INSTANCE_ID_SAFE = re.compile(r"^[A-Za-z0-9_.:\-]{1,80}$")
+# Starts alphanumeric (so never "." or ".." as a URL path segment); \Z, since $ allows a final \n.
+_INSTANCE_ID_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,79}\Z")
 
 
 class SignatureVerifier(Protocol):
@@ -112,12 +113,14 @@ def parse_webhook(
         verifier.verify_signature(body, headers, tolerance=SIGNATURE_TOLERANCE_SECONDS)
     except openai.InvalidWebhookSignatureError as error:
         raise WebhookRejected(400, "invalid signature", str(error)) from None
-    except ValueError as error:  # missing headers, or a body that is not UTF-8
+    except (ValueError, TypeError) as error:  # missing headers, non-UTF-8 body, non-ASCII header
         raise WebhookRejected(400, "invalid signature", f"cannot verify: {error}") from None
     try:
         payload = json.loads(body)
-    except ValueError:
-        raise WebhookRejected(400, "malformed JSON", "body is not JSON") from None
+    except (ValueError, RecursionError):
+        raise WebhookRejected(
+            400, "malformed JSON", "body is not JSON (or nested too deep)"
+        ) from None
     event_type = payload.get("type") if isinstance(payload, dict) else None
     if not isinstance(event_type, str):
         raise WebhookRejected(400, "malformed event", "no event type")

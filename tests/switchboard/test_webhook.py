@@ -111,3 +111,5 @@ def test_instance_ids_are_stable_safe_and_distinct() -> None:
     assert unsafe == instance_id_for("rtc/../x?y#z")
     assert instance_id_for("a/b") != instance_id_for("a?b")
     assert len(instance_id_for("r" * 500)) < 100
+    for dot_segment in (".", "..", "rtc_a\n"):
+        assert instance_id_for(dot_segment) != dot_segment  # never a URL dot segment or a newline
