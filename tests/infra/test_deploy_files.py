@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import warnings
 from pathlib import Path
 
 import pytest
@@ -94,20 +93,14 @@ def test_parameters_file_names_real_parameters_and_no_secret() -> None:
 
 
 def test_every_setting_the_app_reads_is_set_by_the_bicep() -> None:
-    """The hard contract is REQUIRED_SETTINGS (asserted in test_bicep_security). A setting the app
-    starts reading later has a default in the app, so it warns here instead of failing other
-    people's builds; infra adds it as a parameter or it goes through extraAppSettings."""
     source = (ROOT / "switchboard" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"', source))
     assert "AZURE_OPENAI_ENDPOINT" in read, "settings.py no longer lists its variables like this"
     missing = read - set(the_settings()) - {"AZURE_OPENAI_API_KEY"}
-    if missing:
-        warnings.warn(
-            f"the app reads {sorted(missing)} but infra does not set them: add parameters in "
-            "infra/main.bicep + infra/modules/functionapp.bicep, or pass them in "
-            "extraAppSettings",
-            stacklevel=1,
-        )
+    assert missing == set(), (
+        f"the app reads {sorted(missing)} but infra does not set them: add a parameter in "
+        "infra/main.bicep + infra/modules/functionapp.bicep"
+    )
 
 
 def test_azure_yaml_deploys_the_function_app_and_registers_the_webhook() -> None:
