@@ -16,14 +16,22 @@ RECORD_TIMEOUT = 15.0
 
 
 async def place_and_finish(
-    emulator: Emulator, app_host: DurableTestHost, app_url: str, scenario: str
+    emulator: Emulator,
+    app_host: DurableTestHost,
+    app_url: str,
+    scenario: str,
+    *,
+    time_scale: float | None = None,
+    timeout: float = RECORD_TIMEOUT,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Place a call, wait for both sides to finish; return (call record, emulator timeline)."""
-    call_id = await emulator.place_call(scenario, webhook_url=f"{app_url}/api/calls/incoming")
+    call_id = await emulator.place_call(
+        scenario, webhook_url=f"{app_url}/api/calls/incoming", time_scale=time_scale
+    )
     await app_host.wait_until(lambda: call_id in app_host.instances, what="orchestration start")
-    instance = await app_host.wait_for_completion(call_id, timeout=RECORD_TIMEOUT)
+    instance = await app_host.wait_for_completion(call_id, timeout=timeout)
     assert instance.runtime_status.value == "Completed", instance
-    timeline = await emulator.wait_for_end(call_id, timeout=RECORD_TIMEOUT)
+    timeline = await emulator.wait_for_end(call_id, timeout=timeout)
     return instance.output, timeline
 
 
@@ -163,11 +171,7 @@ async def test_duplicate_and_concurrent_webhooks_start_one_orchestration_and_one
 async def test_long_call_keeps_every_turn(
     emulator: Emulator, app_host: DurableTestHost, app_url: str
 ) -> None:
-    call_id = await emulator.place_call(
-        "long_call", webhook_url=f"{app_url}/api/calls/incoming", time_scale=0.02
-    )
-    await app_host.wait_until(lambda: call_id in app_host.instances, what="orchestration start")
-    record = (await app_host.wait_for_completion(call_id, timeout=RECORD_TIMEOUT)).output
+    record, _ = await place_and_finish(emulator, app_host, app_url, "long_call", time_scale=0.02)
     assert record["end_reason"] == "caller_hangup"
     assert len([t for t in record["turns"] if t["speaker"] == "caller"]) == 21
     assert record["usage"]["responses"] == 22
@@ -214,11 +218,10 @@ async def test_calls_reaching_the_time_limit_are_wrapped_up_then_hung_up(
     emulator: Emulator, app_host: DurableTestHost, app_url: str, call_env: CallEnv
 ) -> None:
     call_env.set(MAX_CALL_SECONDS="10")  # the agent is asked to wrap up 2 s before the end
-    call_id = await emulator.place_call("long_call", webhook_url=f"{app_url}/api/calls/incoming")
-    await app_host.wait_until(lambda: call_id in app_host.instances, what="orchestration start")
-    record = (await app_host.wait_for_completion(call_id, timeout=20.0)).output
+    record, timeline = await place_and_finish(
+        emulator, app_host, app_url, "long_call", timeout=20.0
+    )
     assert record["end_reason"] == "max_duration"
-    timeline = await emulator.wait_for_end(call_id)
     assert timeline["reason"] == "hangup"
     asked = [e["payload"] for e in timeline["timeline"] if e.get("type") == "response.create"]
     assert WRAP_UP_LINE in [event.get("response", {}).get("instructions") for event in asked]
