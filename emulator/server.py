@@ -178,7 +178,7 @@ class Emulator:
         if call.state is CallState.RINGING:
             call.finish(CallState.ENDED, EndReason.RING_TIMEOUT, 408)
             return
-        await asyncio.sleep(self.config.max_call_seconds)
+        await asyncio.sleep(max(0.0, self.config.max_call_seconds - call.elapsed()))
         call.finish(CallState.ENDED, EndReason.SESSION_LIMIT)
 
     # -- HTTP ---------------------------------------------------------------------------

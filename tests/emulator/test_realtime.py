@@ -277,3 +277,21 @@ def test_transfer_scenario_scripts_transfer_call_to_sales() -> None:
     assert isinstance(say, Say)
     assert say.turn is not None
     assert say.turn.tool == ToolCall("transfer_call", {"department": "sales"})
+
+
+async def test_text_only_sessions_get_text_events(
+    emu: Emulator, sdk: AsyncOpenAI, http: aiohttp.ClientSession
+) -> None:
+    call_id = await accepted(emu, sdk, "greeting", output_modalities=["text"])
+    ws = await http.ws_connect(ws_url(emu, call_id), headers={"api-key": API_KEY})
+    await ws.send_json(
+        {"type": "response.create", "response": {"instructions": "Greet. Then wait."}}
+    )
+    done = await receive(ws, "response.output_text.done")
+    assert done["text"] == "Greet."
+    await emu.caller_hangup(call_id)
+    view = await emu.wait_for_end(call_id)
+    types = {event["type"] for event in sent_events(view)}
+    assert "output_audio_buffer.started" not in types
+    assert "response.output_audio_transcript.delta" not in types
+    assert_server_events(sent_events(view))

@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+import asyncio
 import io
 import socket
+import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
+from openai import AsyncOpenAI
 
 from emulator import Emulator, EmulatorConfig
 from emulator.cli import call, format_entry, parser
 from tests.emulator.emulator_testkit import API_KEY, SECRET, FakeApp
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_starts_fast_on_loopback_only() -> None:
@@ -138,3 +145,54 @@ def test_format_entry_is_readable() -> None:
     assert (
         line == "rtc_01234567… +  0.250s  state           ringing -> active (reason=None, sip=200)"
     )
+
+
+async def test_session_limit_ends_the_call(config: EmulatorConfig) -> None:
+    limited = replace(config, ring_timeout_seconds=0.05, max_call_seconds=0.3)
+    async with (
+        Emulator(limited) as emu,
+        AsyncOpenAI(base_url=emu.base_url + "/openai/v1/", api_key=API_KEY) as sdk,
+    ):
+        call_id = await emu.place_call("greeting", "http://127.0.0.1:9/unused")
+        await sdk.realtime.calls.accept(call_id, type="realtime", model="m", instructions="i")
+        view = await emu.wait_for_end(call_id, timeout=2)
+    assert (view["state"], view["reason"]) == ("ended", "session_limit")
+
+
+async def test_any_bearer_token_when_configured(config: EmulatorConfig) -> None:
+    async with (
+        Emulator(replace(config, accept_any_bearer_token=True)) as emu,
+        AsyncOpenAI(base_url=emu.base_url + "/openai/v1/", api_key="eyJ.entra.token") as sdk,
+    ):
+        call_id = await emu.place_call("greeting", "http://127.0.0.1:9/unused")
+        await sdk.realtime.calls.reject(call_id)
+        assert emu.calls[call_id].sip_status == 603
+
+
+async def test_serve_command_runs_on_loopback() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "emulator",
+        "serve",
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPO_ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(10):
+            line = await process.stdout.readline()
+        assert f"emulator listening on http://127.0.0.1:{port}" in line.decode()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/emulator/health") as response,
+        ):
+            assert (await response.json())["status"] == "ok"
+    finally:
+        process.terminate()
+        await process.wait()
