@@ -1,0 +1,180 @@
+"""Bad-input campaign against ``Settings.from_env``: generated environments, good and bad.
+
+Invariants: the loader returns a valid ``Settings`` or raises ``SettingsError`` (a ``ValueError``)
+and nothing else; the error has one ``- NAME ...`` line per problem and names every variable that
+was set badly; the values of ``OPENAI_WEBHOOK_SECRET`` and ``AZURE_OPENAI_API_KEY`` never appear.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from switchboard.settings import VOICES, Settings, SettingsError
+from tests.campaigns.conftest import CAMPAIGN
+
+MARK = "\u27e6secret\u27e7"
+"""Every generated secret value contains this, and no other generated value can."""
+KNOWN = (
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_DEPLOYMENT",
+    "OPENAI_WEBHOOK_SECRET",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_CLIENT_ID",
+    "CALL_INSTRUCTIONS",
+    "CALL_VOICE",
+    "CALL_GREETING",
+    "CALL_TRANSCRIPTION_MODEL",
+    "TRANSFER_TARGET_URI",
+    "TRANSFER_VERIFY_SECONDS",
+    "MONITOR_SLICE_SECONDS",
+    "CALLER_ALLOWLIST",
+    "CALLER_BLOCKLIST",
+    "ALLOWED_COUNTRY_CODES",
+    "ANONYMOUS_CALLERS",
+    "REJECT_SIP_STATUS",
+)
+REQUIRED = ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "OPENAI_WEBHOOK_SECRET")
+
+
+class Value(NamedTuple):
+    """A generated value and what the loader must make of it: True, False or unknown (None)."""
+
+    text: str
+    valid: bool | None
+
+
+text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\u27e6"), max_size=40)
+blank = st.sampled_from(["", " ", "\t", "\n"])
+
+
+def good(*values: str) -> st.SearchStrategy[Value]:
+    return st.sampled_from(values).map(lambda t: Value(t, True))
+
+
+def bad(*values: str) -> st.SearchStrategy[Value]:
+    return st.sampled_from(values).map(lambda t: Value(t, False))
+
+
+def spaced(values: st.SearchStrategy[Value]) -> st.SearchStrategy[Value]:
+    """Surrounding whitespace never changes the verdict: values are stripped."""
+    return st.tuples(values, blank, blank).map(lambda v: Value(v[1] + v[0].text + v[2], v[0].valid))
+
+
+def integers(low: int, high: int) -> st.SearchStrategy[Value]:
+    return (
+        st.integers(low, high).map(lambda n: Value(str(n), True))
+        | st.integers(max_value=low - 1).map(lambda n: Value(str(n), False))
+        | st.integers(min_value=high + 1).map(lambda n: Value(str(n), False))
+        | st.text("abcxyz.,", min_size=1).map(lambda t: Value(t, False))
+    )
+
+
+def secret(prefix: str, valid: bool | None) -> st.SearchStrategy[Value]:
+    return st.text("abcXYZ019+/=-", min_size=10, max_size=30).map(
+        lambda t: Value(f"{prefix}{MARK}{t}", valid)
+    )
+
+
+anything = text.map(lambda t: Value(t, True))
+VALUES: dict[str, st.SearchStrategy[Value]] = {
+    "AZURE_OPENAI_ENDPOINT": good(
+        "https://contoso.openai.azure.com",
+        "https://contoso.openai.azure.com/",
+        "https://contoso.openai.azure.com/openai/v1",
+        "http://127.0.0.1:8765",
+        "http://localhost:1",
+    )
+    | bad(
+        "ftp://contoso.openai.azure.com",
+        "http://contoso.openai.azure.com",
+        "https://contoso.openai.azure.com/deployments/x",
+        "contoso.openai.azure.com",
+        "https://",
+        "not a url",
+    ),
+    "AZURE_OPENAI_DEPLOYMENT": text.map(lambda t: Value(t, bool(t.strip()))),
+    "OPENAI_WEBHOOK_SECRET": secret("whsec_", True) | secret("", False) | secret("whsec", False),
+    "AZURE_OPENAI_API_KEY": secret("", True),
+    "AZURE_CLIENT_ID": anything,
+    "CALL_INSTRUCTIONS": anything,
+    "CALL_VOICE": st.sampled_from(sorted(VOICES)).map(lambda v: Value(v, True))
+    | text.filter(lambda t: t.strip() and t.strip() not in VOICES).map(lambda t: Value(t, False)),
+    "CALL_GREETING": anything,
+    "CALL_TRANSCRIPTION_MODEL": anything,
+    "TRANSFER_TARGET_URI": good("tel:+14155550100", "sip:desk@pbx.example", "tel:+44 20 7946 0000")
+    | bad("mailto:a@b", "tel:555", "sip:nohost", "+14155550100", "sip:a b@c"),
+    "TRANSFER_VERIFY_SECONDS": integers(1, 300),
+    "MONITOR_SLICE_SECONDS": integers(60, 3600),
+    "CALLER_ALLOWLIST": good("+14155550123", "+14155550123, +447700900123", ",")
+    | bad("555", "+14155550123,555", "14155550123", "+0123456789"),
+    "CALLER_BLOCKLIST": good("+14155550123", "+46701234567,+14155550123")
+    | bad("x", "+1 415 555 0123", "tel:+14155550123"),
+    "ALLOWED_COUNTRY_CODES": good("1", "1,44,46", "+1, +44") | bad("abc", "1234", "1;44", "-1"),
+    "ANONYMOUS_CALLERS": good("accept", "reject", "REJECT", "Accept") | bad("maybe", "yes", "0"),
+    "REJECT_SIP_STATUS": integers(400, 699),
+}
+
+
+@st.composite
+def environments(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, bool | None]]:
+    """An environment and, per known variable, whether it must be accepted (None: no opinion)."""
+    env: dict[str, str] = {}
+    verdicts: dict[str, bool | None] = {}
+    for name in KNOWN:
+        choice = draw(st.sampled_from(["absent", "blank", "value", "value", "value", "random"]))
+        if choice == "absent":
+            verdicts[name] = name not in REQUIRED
+        elif choice == "blank":
+            env[name] = draw(blank)
+            verdicts[name] = name not in REQUIRED
+        elif choice == "value":
+            value = draw(spaced(VALUES[name]))
+            env[name] = value.text
+            verdicts[name] = value.valid
+        else:
+            env[name] = draw(text)
+            verdicts[name] = None
+    for name in KNOWN:
+        if name in ("OPENAI_WEBHOOK_SECRET", "AZURE_OPENAI_API_KEY") and verdicts[name] is None:
+            env[name] = draw(secret("", None)).text  # random, but still recognisably secret
+    env.update(draw(st.dictionaries(st.text(min_size=1).filter(lambda k: k not in KNOWN), text)))
+    return env, verdicts
+
+
+@CAMPAIGN
+@given(generated=environments())
+def test_settings_load_or_fail_naming_every_bad_variable_without_secrets(
+    generated: tuple[dict[str, str], dict[str, bool | None]],
+) -> None:
+    env, verdicts = generated
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError as error:
+        message = str(error)
+        header, *lines = message.split("\n")
+        assert header == "Invalid settings:"
+        assert lines
+        named = set()
+        for line in lines:
+            name = line.removeprefix("- ").split(" ", 1)[0]
+            assert line.startswith("- "), line
+            assert name in KNOWN, line
+            named.add(name)
+        assert {n for n, ok in verdicts.items() if ok is False} <= named
+        assert not {n for n, ok in verdicts.items() if ok is True} & named
+        assert MARK not in message
+        for name in ("OPENAI_WEBHOOK_SECRET", "AZURE_OPENAI_API_KEY"):
+            if env.get(name, "").strip():
+                assert env[name].strip() not in message
+    else:
+        assert isinstance(settings, Settings)
+        assert not [n for n, ok in verdicts.items() if ok is False]
+        assert settings.webhook_secret.startswith("whsec_")
+        assert 60 <= settings.monitor_slice_seconds <= 3600
+        assert 1 <= settings.transfer_verify_seconds <= 300
+        assert 400 <= settings.policy.refusal_status <= 699
+        assert settings.voice in VOICES
+        assert settings.api_base_url.endswith("/openai/v1")
