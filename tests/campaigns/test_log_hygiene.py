@@ -1,0 +1,85 @@
+"""Log hygiene: full calls end to end with every logger at DEBUG, then grep every record.
+
+No record (formatted message, raw message, arguments, exception text) may carry the webhook
+secret, the API key, a bearer token, or a caller's number in full. Masked numbers are fine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import functools
+import logging
+import re
+
+import pytest
+
+from emulator import Emulator
+from emulator.config import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET
+from emulator.scenario import load_scenario
+from tests.support.durable_host import DurableTestHost
+
+RECORD_TIMEOUT = 20.0
+CALLERS = {
+    # scenario: (From header, extra headers); each caller has a number of their own
+    "greeting": ('"Alice" <sip:+14155550123@carrier.example>;tag=a', ()),
+    "transfer": ("<sip:+447700900456@carrier.example>;tag=b", ()),
+    "end_call": (
+        "<sip:anonymous@anonymous.invalid>;tag=c",
+        (("P-Asserted-Identity", "<tel:+46701234789>"),),
+    ),
+    "hangup_while_ringing": ("<tel:+61491570157>;tag=d", ()),
+}
+NUMBERS = ("+14155550123", "+447700900456", "+46701234789", "+61491570157")
+_FORMATTER = logging.Formatter("%(name)s %(levelname)s %(message)s")
+
+
+def secrets() -> list[str]:
+    """What must never be logged, as it would appear in text."""
+    key = DEFAULT_WEBHOOK_SECRET.removeprefix("whsec_")
+    return [DEFAULT_WEBHOOK_SECRET, key, base64.b64decode(key).decode(), DEFAULT_API_KEY]
+
+
+def record_text(record: logging.LogRecord) -> str:
+    """Everything a handler could write for ``record``."""
+    return "\n".join([_FORMATTER.format(record), str(record.msg), repr(record.args)])
+
+
+async def test_no_secret_token_or_caller_number_is_ever_logged(
+    emulator: Emulator,
+    app_host: DurableTestHost,
+    app_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    call_ids = []
+    for scenario, (from_header, extra) in CALLERS.items():
+        base = load_scenario(scenario)
+        caller = dataclasses.replace(base.caller, from_header=from_header, extra_headers=extra)
+        call_ids.append(
+            await emulator.place_call(
+                dataclasses.replace(base, caller=caller),
+                webhook_url=f"{app_url}/api/calls/incoming",
+            )
+        )
+    async with asyncio.timeout(RECORD_TIMEOUT):
+        for call_id in call_ids:
+            await app_host.wait_until(functools.partial(app_host.instances.__contains__, call_id))
+            view = await app_host.wait_for_completion(call_id, RECORD_TIMEOUT)
+            assert view.runtime_status.value == "Completed"
+            await emulator.wait_for_end(call_id, RECORD_TIMEOUT)
+
+    texts = [(record.name, record_text(record)) for record in caplog.records]
+    assert len(texts) > 50, "too few records: is DEBUG logging really captured?"
+    assert any(
+        r.name.startswith(("switchboard", "activities", "blueprints")) for r in caplog.records
+    )
+    assert any(re.search(r"\+\d\*+\d\d", text) for _, text in texts), "no masked number logged"
+    leaks = [
+        (name, what, text)
+        for name, text in texts
+        for what in (*secrets(), *NUMBERS, *(n.removeprefix("+") for n in NUMBERS), "Bearer ")
+        if what.lower() in text.lower()
+    ]
+    assert leaks == []
