@@ -286,7 +286,7 @@ async def handle_client_message(call: Call, socket: Socket, raw: str) -> None:
     """Parse, validate against the SDK's client-event models, and dispatch one client event."""
     try:
         payload = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         call.record("event_received", socket=socket.socket_id, type=None, payload=raw[:2000])
         await _error(call, socket, "The message is not valid JSON.", "invalid_json", None, None)
         return

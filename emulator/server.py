@@ -346,7 +346,7 @@ def _body_for_timeline(raw: bytes) -> Any:
         return None
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON raises RecursionError
         return raw[:2000].decode("utf-8", errors="replace")
 
 
@@ -359,7 +359,7 @@ async def _json_object(request: web.Request, *, required: bool) -> JsonDict:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")

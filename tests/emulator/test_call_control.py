@@ -268,6 +268,30 @@ async def test_bad_requests_get_documented_4xx(
     assert emu.calls[ringing].state == "ringing"
 
 
+async def test_deeply_nested_json_is_400(
+    emu: Emulator, http: aiohttp.ClientSession, ringing: str
+) -> None:
+    got, answer = await post(
+        http, f"{emu.base_url}/openai/v1/realtime/calls/{ringing}/accept", b"[" * 60000
+    )
+    assert got == 400
+    assert_error(answer, "invalid_json")
+
+
+@pytest.mark.parametrize("header", ["api-key", "Authorization"])
+async def test_non_ascii_credentials_are_401(
+    emu: Emulator, http: aiohttp.ClientSession, ringing: str, header: str
+) -> None:
+    value = "Bearer clé-\udcff" if header == "Authorization" else "clé"
+    url = f"{emu.base_url}/openai/v1/realtime/calls/{ringing}/accept"
+    async with http.post(
+        url,
+        json=ACCEPT,
+        headers={header: value.encode("utf-8", "surrogateescape").decode("latin-1")},
+    ) as response:
+        assert response.status == 401
+
+
 async def test_oversized_body_is_413(
     emu: Emulator, http: aiohttp.ClientSession, ringing: str
 ) -> None:

@@ -295,3 +295,13 @@ async def test_text_only_sessions_get_text_events(
     assert "output_audio_buffer.started" not in types
     assert "response.output_audio_transcript.delta" not in types
     assert_server_events(sent_events(view))
+
+
+async def test_deeply_nested_client_event_is_an_error_event(
+    emu: Emulator, sdk: AsyncOpenAI, http: aiohttp.ClientSession
+) -> None:
+    call_id = await accepted(emu, sdk)
+    ws = await http.ws_connect(ws_url(emu, call_id), headers={"api-key": API_KEY})
+    await ws.send_str("[" * 100000)
+    assert (await receive(ws, "error"))["error"]["code"] == "invalid_json"
+    assert emu.calls[call_id].state == "active"
