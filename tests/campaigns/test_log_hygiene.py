@@ -1,7 +1,8 @@
 """Log hygiene: full calls end to end with every logger at DEBUG, then grep every record.
 
 No record (formatted message, raw message, arguments, exception text) may carry the webhook
-secret, the API key, a bearer token, or a caller's number in full. Masked numbers are fine.
+secret, the API key, a bearer token, a caller's number in full, or what was said. Masked numbers
+are fine.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ CALLERS = {
     ),
     "hangup_while_ringing": ("<tel:+61491570157>;tag=d", ()),
 }
+TRANSCRIPT = ("what are your opening hours", "open from nine to five")
+"""Lines the greeting scenario's caller and model speak: transcripts are not logged either."""
 NUMBERS = ("+14155550123", "+447700900456", "+46701234789", "+61491570157")
 _FORMATTER = logging.Formatter("%(name)s %(levelname)s %(message)s")
 
@@ -46,7 +49,7 @@ def record_text(record: logging.LogRecord) -> str:
     return "\n".join([_FORMATTER.format(record), str(record.msg), repr(record.args)])
 
 
-async def test_no_secret_token_or_caller_number_is_ever_logged(
+async def test_no_secret_token_caller_number_or_transcript_is_ever_logged(
     emulator: Emulator,
     app_host: DurableTestHost,
     app_url: str,
@@ -79,7 +82,13 @@ async def test_no_secret_token_or_caller_number_is_ever_logged(
     leaks = [
         (name, what, text)
         for name, text in texts
-        for what in (*secrets(), *NUMBERS, *(n.removeprefix("+") for n in NUMBERS), "Bearer ")
+        for what in (
+            *secrets(),
+            *NUMBERS,
+            *(n.removeprefix("+") for n in NUMBERS),
+            *TRANSCRIPT,
+            "Bearer ",
+        )
         if what.lower() in text.lower()
     ]
     assert leaks == []
