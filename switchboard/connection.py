@@ -50,7 +50,9 @@ class Connection:
     def http(self) -> aiohttp.ClientSession:
         """The session WebSockets are opened with (created on first use, on the running loop)."""
         if self._http is None:
-            self._http = aiohttp.ClientSession()
+            # An open WebSocket holds its pool slot for the whole call: no pool limit, or the
+            # 101st live call on a worker would wait for a slot (aiohttp's default is 100).
+            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         return self._http
 
     def realtime_url(self, call_id: str) -> str:
