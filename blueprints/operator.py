@@ -66,7 +66,13 @@ async def _send(
         return error_response(404, "unknown call")
     if status.runtime_status.value not in _LIVE:
         return error_response(409, "call has ended")
-    await client.raise_event(instance_id, names.OPERATOR_EVENT, command.to_event())
+    try:
+        await client.raise_event(instance_id, names.OPERATOR_EVENT, command.to_event())
+    except Exception:  # the SDK raises a bare Exception; 410 Gone when the call ended meanwhile
+        status = await client.get_status(instance_id)
+        if status.runtime_status is not None and status.runtime_status.value not in _LIVE:
+            return error_response(409, "call has ended")
+        raise
     logger.info("call %s: operator %s requested", call_id, command.action)
     return json_response(202, {"call_id": call_id, "action": command.action, "accepted": True})
 

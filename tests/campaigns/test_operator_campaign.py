@@ -204,13 +204,6 @@ async def test_a_deeply_nested_transfer_body_is_400_not_a_crash(
     assert (status, payload) == (400, {"error": "body must be JSON"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: _send checks the status, then raises the event; a call that ends in between "
-    "(caller hangs up, a second hangup wins) makes raise_event fail with 410 Gone, which the SDK "
-    "raises as a plain Exception: the operator gets a 500 instead of 409",
-)
 async def test_concurrent_hangups_of_one_call_get_202_or_409_never_500(
     app_host: DurableTestHost, live_call: str
 ) -> None:
