@@ -15,16 +15,6 @@ from switchboard.usage import Usage
 
 
 @dataclass(frozen=True, slots=True)
-class SessionCreated:
-    """The socket is attached to the call's session."""
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechStarted:
-    """The caller started speaking (server VAD)."""
-
-
-@dataclass(frozen=True, slots=True)
 class CallerTranscript:
     """What the caller said, once transcription of a turn completes."""
 
@@ -89,14 +79,7 @@ class Malformed:
 
 
 ServerEvent = (
-    SessionCreated
-    | SpeechStarted
-    | CallerTranscript
-    | AgentTranscript
-    | ResponseDone
-    | AudioStopped
-    | ServerError
-    | Malformed
+    CallerTranscript | AgentTranscript | ResponseDone | AudioStopped | ServerError | Malformed
 )
 
 
@@ -138,8 +121,6 @@ def _error(data: dict[str, Any]) -> ServerError:
 
 
 _PARSERS: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
-    "session.created": lambda _: SessionCreated(),
-    "input_audio_buffer.speech_started": lambda _: SpeechStarted(),
     "conversation.item.input_audio_transcription.completed": (
         lambda d: CallerTranscript(str(d["transcript"]))
     ),

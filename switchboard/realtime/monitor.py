@@ -27,9 +27,6 @@ from switchboard.realtime.events import (
     Malformed,
     ResponseDone,
     ServerError,
-    ServerEvent,
-    SessionCreated,
-    SpeechStarted,
     parse_event,
 )
 from switchboard.usage import Usage
@@ -154,8 +151,6 @@ class CallMonitor:
         self._to_speak = request.speak
         self._caller_still_here = False
         self._handlers: dict[type[Any], Callable[[Any, RealtimeChannel], Awaitable[None]]] = {
-            SessionCreated: self._ignore,
-            SpeechStarted: self._ignore,
             CallerTranscript: self._on_caller_transcript,
             AgentTranscript: self._on_agent_transcript,
             ResponseDone: self._on_response_done,
@@ -235,9 +230,6 @@ class CallMonitor:
             self._result.reconnects,
         )
         return self._result
-
-    async def _ignore(self, event: ServerEvent, channel: RealtimeChannel) -> None:
-        return None
 
     async def _on_caller_transcript(
         self, event: CallerTranscript, channel: RealtimeChannel
