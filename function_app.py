@@ -4,7 +4,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import accept, hangup, monitor, refer, reject, screen
-from blueprints import ingress, operator, orchestration
+from blueprints import ingress, operator, orchestration, slots
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -12,6 +12,7 @@ for blueprint in (
     ingress.bp,
     operator.bp,
     orchestration.bp,
+    slots.bp,
     screen.bp,
     accept.bp,
     reject.bp,

@@ -1,5 +1,6 @@
 """Activity: answer the call with the agent's session config (model = the deployment name)."""
 
+from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -14,5 +15,8 @@ bp = df.Blueprint()
 async def accept_call(request: dict[str, Any]) -> dict[str, Any]:
     """Accept; a transient failure raises for Durable to retry, a refusal comes back typed."""
     settings = get_settings()
-    session = settings.agent.session_config(settings.deployment)
-    return (await call_control().accept(request["call_id"], session)).to_dict()
+    session = settings.agent.session_config(
+        settings.deployment, after_hours=bool(request.get("after_hours"))
+    )
+    deadline = datetime.fromisoformat(request["deadline"]) if request.get("deadline") else None
+    return (await call_control().accept(request["call_id"], session, deadline)).to_dict()

@@ -1,6 +1,7 @@
 """Activity: screen the caller against the configured policy, before anything is answered."""
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -15,9 +16,12 @@ bp = df.Blueprint()
 
 @bp.activity_trigger(input_name="request")
 def screen_call(request: dict[str, Any]) -> dict[str, Any]:
-    """Decide accept or reject from the SIP headers (an activity: policy may change any time)."""
+    """Decide from the SIP headers and the orchestration's time (so replays agree).
+
+    An activity, not orchestrator code: the policy is read from the settings, which may change.
+    """
     call = IncomingCall.from_dict(request["call"])
-    decision = get_settings().policy.screen(call)
+    decision = get_settings().policy.screen(call, datetime.fromisoformat(request["at"]))
     logger.info(
         "call %s from %s: %s (%s)",
         call.call_id,

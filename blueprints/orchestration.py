@@ -1,7 +1,9 @@
 """The call orchestration: one instance per call, a pure generator.
 
 No I/O, clock or randomness here: time is ``context.current_utc_datetime``, every setting comes in
-through the input (:class:`CallPlan`), and all work happens in activities.
+through the input (:class:`CallPlan`), and all work happens in activities. A live call holds a
+slot in the ``call_slots`` entity from before it is answered until its orchestration ends, on
+every path.
 """
 
 import logging
@@ -13,17 +15,27 @@ import azure.durable_functions as df
 
 from activities import names
 from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE, greeting_instruction
-from switchboard.call_control import ControlResult, Outcome
+from switchboard.call_control import RING_TIMEOUT_CODE, ControlResult, Outcome
 from switchboard.operator import OperatorCommand
 from switchboard.policy import Decision
 from switchboard.realtime.monitor import MonitorOutcome, MonitorRequest, MonitorResult
 from switchboard.records import CallRecord, CallStart, EndReason, Phase
+from switchboard.slots import SLOTS_KEY
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
 
 Steps = Generator[Any, Any, Any]
 _CLOCK_SLACK_SECONDS = 0.5  # a slice that ran to a limit ends a hair before it, by replay time
+BUSY_HERE = 486
+TEMPORARILY_UNAVAILABLE = 480
+SLOTS = df.EntityId(names.CALL_SLOTS, SLOTS_KEY)
+
+
+_HANG_UPS = {
+    MonitorOutcome.END_CALL_REQUESTED: EndReason.AGENT_END_CALL,
+    MonitorOutcome.SILENCE_TIMEOUT: EndReason.SILENCE,
+}
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -43,6 +55,8 @@ class CallFlow:
         self.plan = start.plan
         self.retry = df.RetryOptions(self.plan.retry_first_interval_ms, self.plan.retry_attempts)
         self.record = CallRecord(call_id=self.call_id, received_at=self._now())
+        self.ring_deadline = self._now_dt() + timedelta(seconds=self.plan.ring_timeout_seconds)
+        self.holds_slot = False
         self.step = names.SCREEN_CALL
         self.operator = context.wait_for_external_event(names.OPERATOR_EVENT)
         self.verify_timer: Any = None
@@ -59,21 +73,27 @@ class CallFlow:
             if self.record.accepted_at is not None:
                 yield from self._hang_up_after_failure()
             self._end(f"error:{failed_step}")
+        if self.holds_slot:
+            self.ctx.signal_entity(SLOTS, "release", self.call_id)
         return self.record.to_dict()
 
     def _run(self) -> Steps:
         self._phase(Phase.SCREENING)
-        decision = Decision.from_dict(
-            (yield self.ctx.call_activity(names.SCREEN_CALL, {"call": self.call.to_dict()}))
-        )
+        request = {"call": self.call.to_dict(), "at": self._now()}
+        decision = Decision.from_dict((yield self.ctx.call_activity(names.SCREEN_CALL, request)))
+        if decision.accept and not (yield from self._take_slot()):
+            decision = Decision(False, EndReason.BUSY, decision.caller, decision.callee, BUSY_HERE)
         self.record.screened(decision)
         if not decision.accept:
-            request = {"call_id": self.call_id, "sip_status": decision.sip_status}
-            result = yield from self._control(names.REJECT_CALL, request)
-            self._end(self._reason(result, EndReason.REJECTED, "reject"))
+            planned = EndReason.BUSY if decision.reason == EndReason.BUSY else EndReason.REJECTED
+            yield from self._reject(decision.sip_status, planned)
             return
         self._phase(Phase.RINGING)
-        result = yield from self._control(names.ACCEPT_CALL, {"call_id": self.call_id})
+        result = yield from self._accept(decision.after_hours)
+        if result is None:
+            self._log("not answered within %ss: abandoned", self.plan.ring_timeout_seconds)
+            yield from self._reject(TEMPORARILY_UNAVAILABLE, EndReason.RING_TIMEOUT)
+            return
         if result.outcome is not Outcome.OK:
             self._end(self._reason(result, EndReason.CALLER_GONE, "accept"))
             return
@@ -81,11 +101,53 @@ class CallFlow:
         self.hard_end_at = self._now_dt() + timedelta(seconds=self.plan.max_call_seconds)
         self.wrap_up_at = self.hard_end_at - timedelta(seconds=self.plan.wrap_up_seconds)
         self._phase(Phase.ACTIVE)
-        yield from self._converse()
+        after_hours = self.plan.after_hours_greeting if decision.after_hours else None
+        yield from self._converse(after_hours or self.plan.greeting)
 
-    def _converse(self) -> Steps:
+    def _take_slot(self) -> Generator[Any, Any, bool]:
+        """Hold one of ``max_concurrent_calls`` slots (0: no limit); ``False`` if all are taken."""
+        if not self.plan.max_concurrent_calls:
+            return True
+        self.step = names.CALL_SLOTS
+        request = {
+            "call_id": self.call_id,
+            "limit": self.plan.max_concurrent_calls,
+            "at": self._now(),
+        }
+        self.holds_slot = bool((yield self.ctx.call_entity(SLOTS, "acquire", request)))
+        return self.holds_slot
+
+    def _reject(self, sip_status: int | None, planned: EndReason) -> Steps:
+        """Refuse the call; a late accept that won the race is hung up instead."""
+        request = {"call_id": self.call_id, "sip_status": sip_status}
+        result = yield from self._control(names.REJECT_CALL, request)
+        if planned is EndReason.RING_TIMEOUT and result.outcome is Outcome.REFUSED:
+            yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
+            result = ControlResult(Outcome.OK)
+        self._end(self._reason(result, planned, "reject"))
+
+    def _accept(self, after_hours: bool) -> Generator[Any, Any, ControlResult | None]:
+        """Accept, racing the ring limit; ``None`` when the limit came first."""
+        self.step = names.ACCEPT_CALL
+        request = {
+            "call_id": self.call_id,
+            "after_hours": after_hours,
+            "deadline": self.ring_deadline.isoformat(),
+        }
+        accept = self.ctx.call_activity_with_retry(names.ACCEPT_CALL, self.retry, request)
+        ring_limit: Any = self.ctx.create_timer(self.ring_deadline)
+        winner = yield self.ctx.task_any([accept, ring_limit])
+        if winner is ring_limit:
+            return None
+        ring_limit.cancel()
+        if isinstance(winner.result, Exception):
+            raise winner.result
+        result = ControlResult.from_dict(winner.result)
+        return None if result.code == RING_TIMEOUT_CODE else result
+
+    def _converse(self, greeting: str) -> Steps:
         """Monitor slice after slice until the call ends, acting on tools and operator commands."""
-        monitor = self._monitor(greeting_instruction(self.plan.greeting))
+        monitor = self._monitor(greeting_instruction(greeting))
         leaving: EndReason | None = None  # what the socket closing would mean now
         while True:
             waits = [monitor, self.operator] + ([self.verify_timer] if self.verify_timer else [])
@@ -101,16 +163,16 @@ class CallFlow:
             if isinstance(winner.result, Exception):
                 raise winner.result
             result = MonitorResult.from_dict(winner.result)
-            self.record.monitored(result)
+            self.record.monitored(result, self.plan.prices)
             if result.outcome is MonitorOutcome.CALL_ENDED:
                 if leaving is EndReason.TRANSFERRED:
-                    self.record.transfer_status = "completed"
+                    self.record.transfer_outcome("completed")
                 self._end(leaving or EndReason.CALLER_HANGUP)
                 return
-            if result.outcome is MonitorOutcome.END_CALL_REQUESTED:
+            if result.outcome in _HANG_UPS:
                 self._phase(Phase.ENDING)
                 yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
-                self._end(EndReason.AGENT_END_CALL)
+                self._end(_HANG_UPS[result.outcome])
                 return
             speak: str | None = None
             if self._seconds_left(self.hard_end_at) <= _CLOCK_SLACK_SECONDS:
@@ -121,15 +183,18 @@ class CallFlow:
             if self._seconds_left(self.wrap_up_at) <= _CLOCK_SLACK_SECONDS:
                 self.wrap_up_at = None  # asked once; the next slice runs to the hard end
                 speak = WRAP_UP_LINE
+            target: str | None = None
             if result.outcome is MonitorOutcome.TRANSFER_REQUESTED:
-                if (yield from self._refer(self.plan.transfer_target)):
+                target = self.plan.target_for(result.department)
+            elif leaving is EndReason.TRANSFERRED and self.verify_timer is None:
+                self._transfer_not_completed()  # the verify slice ran out, the caller still here
+                leaving, target = None, self._untried_fallback()
+                speak = speak or TRANSFER_FAILED_LINE
+            if result.outcome is MonitorOutcome.TRANSFER_REQUESTED or target is not None:
+                if (yield from self._refer(target)):
                     leaving = EndReason.TRANSFERRED
                     monitor = self._monitor(None, self.plan.transfer_verify_seconds, converse=False)
                     continue
-                speak = TRANSFER_FAILED_LINE
-            elif leaving is EndReason.TRANSFERRED and self.verify_timer is None:
-                self._transfer_not_completed()  # the verify slice ran out, the caller still here
-                leaving = None
                 speak = TRANSFER_FAILED_LINE
             monitor = self._monitor(speak)
 
@@ -154,19 +219,26 @@ class CallFlow:
             self.record.transfer_status = "no_target"
             return False
         self._phase(Phase.TRANSFERRING)
-        self.record.transfer_target = target
+        self.record.transfer_attempted(target)
         request = {"call_id": self.call_id, "target_uri": target}
         result = yield from self._control(names.REFER_CALL, request)
         if result.outcome is Outcome.OK:
-            self.record.transfer_status = "referred"
+            self.record.transfer_outcome("referred")
             return True
-        self.record.transfer_status = f"refused:{result.status}"
+        self.record.transfer_outcome(f"refused:{result.status}")
         self._phase(Phase.ACTIVE)
         return False
 
+    def _untried_fallback(self) -> str | None:
+        """The fallback target, once per call, after a transfer that did not complete."""
+        fallback = self.plan.transfer_fallback
+        if fallback is None or any(t["target"] == fallback for t in self.record.transfers):
+            return None
+        return fallback
+
     def _transfer_not_completed(self) -> None:
         self._log("transfer to %s did not complete", self.record.transfer_target)
-        self.record.transfer_status = "not_completed"
+        self.record.transfer_outcome("not_completed")
         self._cancel_verify_timer()
         self._phase(Phase.ACTIVE)
 
@@ -186,6 +258,7 @@ class CallFlow:
             slice_seconds=max(slice_seconds, 1.0),
             speak=speak,
             converse=converse,
+            silence_seconds=self.plan.silence_seconds if converse else 0,
         )
         return self.ctx.call_activity_with_retry(names.MONITOR_CALL, self.retry, request.to_dict())
 

@@ -93,11 +93,15 @@ param alwaysReadyDurableInstances int = 1
 ])
 param instanceMemoryMB int = 2048
 
-@description('CALL_INSTRUCTIONS: system instructions of the call agent.')
-param callInstructions string = 'You are the phone receptionist. Be brief, friendly and clear. Never ask for passwords or payment card numbers.'
+@description('AGENT_DEFINITION: path (relative to the app root) of a TOML agent definition, e.g. agents/front_desk.toml; empty = the built-in agent.')
+param agentDefinition string = ''
 
-@description('CALL_VOICE: realtime voice.')
+@description('CALL_INSTRUCTIONS: overrides the agent definition\'s instructions; empty = keep them.')
+param callInstructions string = ''
+
+@description('CALL_VOICE: overrides the agent definition\'s voice; empty = keep it.')
 @allowed([
+  ''
   'alloy'
   'ash'
   'ballad'
@@ -109,10 +113,10 @@ param callInstructions string = 'You are the phone receptionist. Be brief, frien
   'marin'
   'cedar'
 ])
-param callVoice string = 'marin'
+param callVoice string = ''
 
-@description('CALL_GREETING: what the agent says first.')
-param callGreeting string = 'Hello, thanks for calling. How can I help you today?'
+@description('CALL_GREETING: overrides the agent definition\'s greeting; empty = keep it.')
+param callGreeting string = ''
 
 @description('TRANSFER_TARGET_URI: tel: or sip: URI for transfers to a human; empty = no transfer.')
 param transferTargetUri string = ''
@@ -151,12 +155,54 @@ param anonymousCallers string = 'accept'
 @maxValue(699)
 param rejectSipStatus int = 603
 
+@description('TRANSFER_TARGETS: department=target pairs for transfer_call, e.g. sales=tel:+14155550123,support=sip:help@pbx.example.com.')
+param transferTargets string = ''
+
+@description('TRANSFER_FALLBACK_URI: tried once when a transfer does not complete; empty = none.')
+param transferFallbackUri string = ''
+
+@description('RING_TIMEOUT_SECONDS: an accept not done this long after the webhook is abandoned (the caller hears 480).')
+@minValue(2)
+@maxValue(300)
+param ringTimeoutSeconds int = 30
+
+@description('SILENCE_SECONDS: silence before the agent checks in once; as long again and the call ends; 0 = off.')
+@minValue(0)
+@maxValue(3600)
+param silenceSeconds int = 30
+
+@description('MAX_CONCURRENT_CALLS: live calls across all instances; more are refused with 486 Busy Here; 0 = no limit.')
+@minValue(0)
+@maxValue(100000)
+param maxConcurrentCalls int = 50
+
+@description('BUSINESS_HOURS: e.g. mon-fri 09:00-17:00, sat 10:00-14:00; empty = always open.')
+param businessHours string = ''
+
+@description('BUSINESS_TIME_ZONE: IANA time zone of BUSINESS_HOURS.')
+param businessTimeZone string = 'UTC'
+
+@description('AFTER_HOURS: reject calls outside business hours, or accept them with the after-hours agent.')
+@allowed([
+  'accept'
+  'reject'
+])
+param afterHours string = 'reject'
+
+@description('AFTER_HOURS_SIP_STATUS: SIP status for calls refused after hours (480 Temporarily Unavailable).')
+@minValue(400)
+@maxValue(699)
+param afterHoursSipStatus int = 480
+
+@description('USAGE_PRICES: USD per million tokens for the cost estimate, e.g. audio_in=32,audio_out=64; empty = gpt-realtime list prices.')
+param usagePrices string = ''
+
 @description('MONITOR_SLICE_SECONDS: longest single run of the call-monitor activity; functionTimeout is set to this + 5 minutes (1500 -> 00:30:00).')
 @minValue(60)
 @maxValue(3300)
 param monitorSliceSeconds int = 1500
 
-@description('Further app settings for agent behaviour added later (e.g. MAX_CONCURRENT_CALLS, MAX_CALL_SECONDS, CALL_RECORD_RETENTION_DAYS). Values must not be secrets; the settings above win over keys of the same name.')
+@description('Further app settings for agent behaviour added later (anything not covered by a parameter above). Values must not be secrets; the settings above win over keys of the same name.')
 param extraAppSettings object = {}
 
 // --- Secrets and monitoring ---------------------------------------------------------------------
@@ -297,6 +343,17 @@ module functionApp 'modules/functionapp.bicep' = {
     allowedCountryCodes: allowedCountryCodes
     anonymousCallers: anonymousCallers
     rejectSipStatus: rejectSipStatus
+    agentDefinition: agentDefinition
+    transferTargets: transferTargets
+    transferFallbackUri: transferFallbackUri
+    ringTimeoutSeconds: ringTimeoutSeconds
+    silenceSeconds: silenceSeconds
+    maxConcurrentCalls: maxConcurrentCalls
+    businessHours: businessHours
+    businessTimeZone: businessTimeZone
+    afterHours: afterHours
+    afterHoursSipStatus: afterHoursSipStatus
+    usagePrices: usagePrices
     extraAppSettings: extraAppSettings
   }
   // The host starts as soon as its settings exist: its identity must already hold the data roles.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -50,6 +51,8 @@ class TransientCallError(Exception):
 
 
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
+RING_TIMEOUT_CODE = "ring_timeout"
+"""The code of an accept not sent because the ring limit had passed (a late Durable retry)."""
 
 
 async def run_control(
@@ -94,8 +97,16 @@ class CallControl:
     def __init__(self, client: openai.AsyncOpenAI) -> None:
         self._calls = client.realtime.calls
 
-    async def accept(self, call_id: str, session: dict[str, Any]) -> ControlResult:
-        """Answer the call with ``session`` (the accept body, ``type`` included)."""
+    async def accept(
+        self, call_id: str, session: dict[str, Any], deadline: datetime | None = None
+    ) -> ControlResult:
+        """Answer the call with ``session`` (the accept body, ``type`` included).
+
+        Past ``deadline`` nothing is sent: the orchestration has stopped waiting for this answer.
+        """
+        if deadline is not None and datetime.now(UTC) >= deadline:
+            logger.warning("accept of call %s not sent: the ring limit has passed", call_id)
+            return ControlResult(Outcome.REFUSED, None, RING_TIMEOUT_CODE)
         body = {key: value for key, value in session.items() if key != "type"}
         return await run_control(
             "accept",

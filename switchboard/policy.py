@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+from switchboard.hours import BusinessHours
 from switchboard.sip import Party, header, parse_party
 from switchboard.webhook import IncomingCall
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Accept or reject (with the SIP status the caller hears), and who is calling whom."""
+    """Accept or reject (with the SIP status the caller hears), and who is calling whom.
+
+    ``after_hours`` accepts use the agent's after-hours instructions and greeting.
+    """
 
     accept: bool
     reason: str
     caller: str | None
     callee: str | None
     sip_status: int | None = None
+    after_hours: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form, as it travels through Durable."""
@@ -27,6 +33,7 @@ class Decision:
             "caller": self.caller,
             "callee": self.callee,
             "sip_status": self.sip_status,
+            "after_hours": self.after_hours,
         }
 
     @classmethod
@@ -38,21 +45,39 @@ class Decision:
             caller=data.get("caller"),
             callee=data.get("callee"),
             sip_status=data.get("sip_status"),
+            after_hours=bool(data.get("after_hours", False)),
         )
 
 
 @dataclass(frozen=True)
 class Policy:
-    """Caller lists and country codes; an empty allowlist or code list admits everyone."""
+    """Who may call (caller lists, country codes) and when (business hours).
+
+    An empty allowlist or code list admits everyone; no business hours means always open.
+    """
 
     allowlist: frozenset[str] = frozenset()
     blocklist: frozenset[str] = frozenset()
     country_codes: tuple[str, ...] = ()
     reject_anonymous: bool = False
     refusal_status: int = 603
+    hours: BusinessHours | None = None
+    after_hours_accept: bool = False
+    after_hours_status: int = 480
 
-    def screen(self, call: IncomingCall) -> Decision:
-        """Decide on one call from its SIP headers alone (untrusted: parsed defensively)."""
+    def screen(self, call: IncomingCall, at: datetime) -> Decision:
+        """Decide on one call from its SIP headers and the time it arrived (orchestration time)."""
+        decision = self._who(call)
+        if not decision.accept or self.hours is None or self.hours.is_open(at):
+            return decision
+        if self.after_hours_accept:
+            return replace(decision, reason="after_hours", after_hours=True)
+        return replace(
+            decision, accept=False, reason="after_hours", sip_status=self.after_hours_status
+        )
+
+    def _who(self, call: IncomingCall) -> Decision:
+        """The caller's side of the decision, from untrusted SIP headers parsed defensively."""
         caller = _caller(call)
         callee = parse_party(header(call.sip_headers, "To")).number
         number = caller.number

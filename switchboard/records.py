@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from switchboard.policy import Decision
 from switchboard.realtime.monitor import MonitorResult
-from switchboard.usage import Usage
+from switchboard.usage import Prices, Usage
 from switchboard.webhook import IncomingCall
 
 
@@ -33,6 +34,9 @@ class EndReason(StrEnum):
     REJECTED = "rejected"
     CALLER_GONE = "caller_gone"
     MAX_DURATION = "max_duration"
+    BUSY = "busy"
+    RING_TIMEOUT = "ring_timeout"
+    SILENCE = "silence"
 
 
 @dataclass(frozen=True)
@@ -42,16 +46,26 @@ class CallPlan:
     greeting: str
     slice_seconds: int
     transfer_target: str | None
+    after_hours_greeting: str | None = None
+    transfer_targets: dict[str, str] = field(default_factory=dict)
+    transfer_fallback: str | None = None
     transfer_verify_seconds: int = 20
     max_call_seconds: int = 3300
+    ring_timeout_seconds: int = 30
+    silence_seconds: int = 30
+    max_concurrent_calls: int = 0
+    prices: Prices = field(default_factory=Prices)
+    retry_first_interval_ms: int = 1000
+    retry_attempts: int = 4
 
     @property
     def wrap_up_seconds(self) -> int:
         """How long before the limit the agent is asked to wrap up."""
         return min(60, self.max_call_seconds // 4)
 
-    retry_first_interval_ms: int = 1000
-    retry_attempts: int = 4
+    def target_for(self, department: str | None) -> str | None:
+        """The department's target, else the default one."""
+        return self.transfer_targets.get((department or "").lower()) or self.transfer_target
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -60,7 +74,7 @@ class CallPlan:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CallPlan:
         """Inverse of :meth:`to_dict`."""
-        return cls(**data)
+        return cls(**{**data, "prices": Prices(**data.get("prices", {}))})
 
 
 @dataclass(frozen=True)
@@ -91,13 +105,16 @@ class CallRecord:
     decision: str | None = None
     decision_reason: str | None = None
     sip_status: int | None = None
+    after_hours: bool = False
     accepted_at: str | None = None
     ended_at: str | None = None
     end_reason: str | None = None
     transfer_target: str | None = None
     transfer_status: str | None = None
-    turns: list[dict[str, str]] = field(default_factory=list)
+    transfers: list[dict[str, str]] = field(default_factory=list)
+    turns: list[dict[str, Any]] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    estimated_cost_usd: float = 0.0
     monitor_slices: int = 0
     reconnects: int = 0
     errors: list[str] = field(default_factory=list)
@@ -108,13 +125,37 @@ class CallRecord:
         self.decision = "accept" if decision.accept else "reject"
         self.decision_reason = decision.reason
         self.sip_status = decision.sip_status
+        self.after_hours = decision.after_hours
 
-    def monitored(self, result: MonitorResult) -> None:
-        """Add what one monitor slice saw."""
-        self.turns.extend({"speaker": t.speaker, "text": t.text, "at": t.at} for t in result.turns)
+    def monitored(self, result: MonitorResult, prices: Prices) -> None:
+        """Add what one monitor slice saw; turn offsets count from the answer."""
+        answered = datetime.fromisoformat(self.accepted_at or self.received_at)
+        self.turns.extend(
+            {
+                "speaker": t.speaker,
+                "text": t.text,
+                "at": t.at,
+                "offset_seconds": round(
+                    (datetime.fromisoformat(t.at) - answered).total_seconds(), 3
+                ),
+            }
+            for t in result.turns
+        )
         self.usage += result.usage
+        self.estimated_cost_usd = prices.cost(self.usage)
         self.monitor_slices += 1
         self.reconnects += result.reconnects
+
+    def transfer_attempted(self, target: str) -> None:
+        """A REFER to ``target`` begins; ``transfers`` keeps every attempt, in order."""
+        self.transfers.append({"target": target, "status": "referring"})
+        self.transfer_target, self.transfer_status = target, "referring"
+
+    def transfer_outcome(self, status: str) -> None:
+        """The latest attempt's status: referred, completed, not_completed, refused:<http>."""
+        self.transfer_status = status
+        if self.transfers:
+            self.transfers[-1]["status"] = status
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: the orchestration output and the operator API's view."""

@@ -8,27 +8,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from switchboard.agent import Agent
+from switchboard.agent import TRANSFER_CALL, VOICES, Agent
+from switchboard.hours import BusinessHours, time_zone
 from switchboard.policy import Policy
 from switchboard.records import CallPlan
 from switchboard.sip import is_transfer_target, to_e164
+from switchboard.usage import Prices
 
 T = TypeVar("T")
 
-VOICES = frozenset(
-    {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
-)
-DEFAULT_INSTRUCTIONS = (
-    "You are the friendly front desk of a small business, answering the phone. Keep answers short "
-    "and spoken. If the caller asks for a person, call transfer_call. When the caller is done, say "
-    "goodbye and call end_call."
-)
-DEFAULT_GREETING = "Hello, thanks for calling. How can I help you today?"
+APP_ROOT = Path(__file__).resolve().parent.parent
+"""Where ``function_app.py`` lives: relative ``AGENT_DEFINITION`` paths start here."""
 
 
 class SettingsError(ValueError):
@@ -44,29 +40,34 @@ class Settings:
     webhook_secret: str
     api_key: str | None
     client_id: str | None
-    instructions: str
-    voice: str
-    greeting: str
+    agent: Agent
     transfer_target: str | None
+    transfer_targets: Mapping[str, str]
+    transfer_fallback: str | None
     monitor_slice_seconds: int
     transfer_verify_seconds: int
     max_call_seconds: int
-    transcription_model: str | None
+    ring_timeout_seconds: int
+    silence_seconds: int
+    max_concurrent_calls: int
+    prices: Prices
     policy: Policy
-
-    @property
-    def agent(self) -> Agent:
-        """The agent the accept payload is built from."""
-        return Agent(self.instructions, self.greeting, self.voice, self.transcription_model)
 
     def plan(self) -> CallPlan:
         """What an orchestration needs from the settings, snapshotted when its call arrives."""
         return CallPlan(
-            greeting=self.greeting,
+            greeting=self.agent.greeting,
+            after_hours_greeting=self.agent.greeting_for(after_hours=True),
             slice_seconds=self.monitor_slice_seconds,
             transfer_target=self.transfer_target,
+            transfer_targets=dict(self.transfer_targets),
+            transfer_fallback=self.transfer_fallback,
             transfer_verify_seconds=self.transfer_verify_seconds,
             max_call_seconds=self.max_call_seconds,
+            ring_timeout_seconds=self.ring_timeout_seconds,
+            silence_seconds=self.silence_seconds,
+            max_concurrent_calls=self.max_concurrent_calls,
+            prices=self.prices,
         )
 
     @property
@@ -78,16 +79,26 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build from ``env`` (default ``os.environ``); one error names every bad variable."""
         reader = _Reader(os.environ if env is None else env)
+        agent = reader.optional("AGENT_DEFINITION", _agent_file) or Agent()
+        zone = reader.get("BUSINESS_TIME_ZONE", time_zone, "UTC") or "UTC"
         settings = cls(
             openai_endpoint=reader.get("AZURE_OPENAI_ENDPOINT", _endpoint),
             deployment=reader.get("AZURE_OPENAI_DEPLOYMENT", _non_empty),
             webhook_secret=reader.get("OPENAI_WEBHOOK_SECRET", _webhook_secret, secret=True),
             api_key=reader.optional("AZURE_OPENAI_API_KEY", _non_empty, secret=True),
             client_id=reader.optional("AZURE_CLIENT_ID", _non_empty),
-            instructions=reader.get("CALL_INSTRUCTIONS", _non_empty, DEFAULT_INSTRUCTIONS),
-            voice=reader.get("CALL_VOICE", _voice, "marin"),
-            greeting=reader.get("CALL_GREETING", _non_empty, DEFAULT_GREETING),
+            agent=replace(
+                agent,
+                instructions=reader.get("CALL_INSTRUCTIONS", _non_empty, agent.instructions),
+                greeting=reader.get("CALL_GREETING", _non_empty, agent.greeting),
+                voice=reader.get("CALL_VOICE", _voice, agent.voice),
+                transcription_model=reader.get(
+                    "CALL_TRANSCRIPTION_MODEL", _off_or_name, agent.transcription_model or "off"
+                ),
+            ),
             transfer_target=reader.optional("TRANSFER_TARGET_URI", _transfer_target),
+            transfer_targets=reader.get("TRANSFER_TARGETS", _department_targets, ""),
+            transfer_fallback=reader.optional("TRANSFER_FALLBACK_URI", _transfer_target),
             monitor_slice_seconds=reader.get(
                 "MONITOR_SLICE_SECONDS", _int_between(60, 3600), "1500"
             ),
@@ -95,17 +106,39 @@ class Settings:
                 "TRANSFER_VERIFY_SECONDS", _int_between(1, 300), "20"
             ),
             max_call_seconds=reader.get("MAX_CALL_SECONDS", _int_between(10, 3540), "3300"),
-            transcription_model=reader.get("CALL_TRANSCRIPTION_MODEL", _off_or_name, "whisper-1"),
+            ring_timeout_seconds=reader.get("RING_TIMEOUT_SECONDS", _int_between(2, 300), "30"),
+            silence_seconds=reader.get("SILENCE_SECONDS", _int_between(0, 3600), "30"),
+            max_concurrent_calls=reader.get("MAX_CONCURRENT_CALLS", _int_between(0, 100_000), "50"),
+            prices=reader.get("USAGE_PRICES", Prices.parse, ""),
             policy=Policy(
                 allowlist=reader.get("CALLER_ALLOWLIST", _numbers, ""),
                 blocklist=reader.get("CALLER_BLOCKLIST", _numbers, ""),
                 country_codes=reader.get("ALLOWED_COUNTRY_CODES", _country_codes, ""),
                 reject_anonymous=reader.get("ANONYMOUS_CALLERS", _accept_or_reject, "accept"),
                 refusal_status=reader.get("REJECT_SIP_STATUS", _int_between(400, 699), "603"),
+                hours=reader.optional("BUSINESS_HOURS", lambda raw: BusinessHours.parse(raw, zone)),
+                after_hours_accept=not reader.get("AFTER_HOURS", _accept_or_reject, "reject"),
+                after_hours_status=reader.get(
+                    "AFTER_HOURS_SIP_STATUS", _int_between(400, 699), "480"
+                ),
             ),
         )
+        if reader.valid:
+            settings._check_departments(reader)
         reader.raise_if_invalid()
         return settings
+
+    def _check_departments(self, reader: _Reader) -> None:
+        """Every department the agent may name must lead somewhere."""
+        if TRANSFER_CALL not in self.agent.tools or self.transfer_target is not None:
+            return
+        missing = sorted(set(self.agent.departments) - set(self.transfer_targets))
+        if missing:
+            reader.fail(
+                "TRANSFER_TARGETS",
+                f"has no target for the agent's departments {missing} "
+                "and TRANSFER_TARGET_URI (the default target) is not set",
+            )
 
 
 @cache
@@ -147,6 +180,13 @@ class _Reader:
             self._errors.append(f"{name} {error}, got {shown}")
             return None  # type: ignore[return-value]  # never used: raise_if_invalid raises
 
+    @property
+    def valid(self) -> bool:
+        return not self._errors
+
+    def fail(self, name: str, problem: str) -> None:
+        self._errors.append(f"{name} {problem}")
+
     def raise_if_invalid(self) -> None:
         if self._errors:
             raise SettingsError("Invalid settings:\n" + "\n".join(f"- {e}" for e in self._errors))
@@ -183,6 +223,26 @@ def _transfer_target(raw: str) -> str:
     if not is_transfer_target(raw):
         raise ValueError("must be a tel: (E.164) or sip: URI, e.g. tel:+14155550123")
     return raw
+
+
+def _agent_file(raw: str) -> Agent:
+    path = APP_ROOT / raw
+    try:
+        return Agent.load(path)
+    except ValueError as error:
+        raise ValueError(f"names an agent definition ({path}) that {error}") from error
+
+
+def _department_targets(raw: str) -> dict[str, str]:
+    targets: dict[str, str] = {}
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        department, _, target = (s.strip() for s in part.partition("="))
+        if not department or not is_transfer_target(target):
+            raise ValueError(
+                "must be department=target pairs, e.g. sales=tel:+14155550123,support=sip:help@pbx"
+            )
+        targets[department.lower()] = target
+    return targets
 
 
 def _off_or_name(raw: str) -> str | None:

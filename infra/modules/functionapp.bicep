@@ -103,12 +103,57 @@ param anonymousCallers string
 @maxValue(699)
 param rejectSipStatus int
 
+@description('Agent definition file, relative to the app root; empty = built-in agent.')
+param agentDefinition string
+
+@description('department=target pairs for transfer_call.')
+param transferTargets string
+
+@description('Target tried once when a transfer does not complete; empty = none.')
+param transferFallbackUri string
+
+@description('Seconds after the webhook before an unanswered accept is abandoned.')
+@minValue(2)
+@maxValue(300)
+param ringTimeoutSeconds int
+
+@description('Seconds of silence before the agent checks in (then ends the call); 0 = off.')
+@minValue(0)
+@maxValue(3600)
+param silenceSeconds int
+
+@description('Live calls across all instances; 0 = no limit.')
+@minValue(0)
+@maxValue(100000)
+param maxConcurrentCalls int
+
+@description('Opening windows, e.g. mon-fri 09:00-17:00; empty = always open.')
+param businessHours string
+
+@description('IANA time zone of businessHours.')
+param businessTimeZone string
+
+@description('accept (after-hours agent) or reject calls outside business hours.')
+@allowed([
+  'accept'
+  'reject'
+])
+param afterHours string
+
+@description('SIP status for calls refused after hours.')
+@minValue(400)
+@maxValue(699)
+param afterHoursSipStatus int
+
+@description('USD per million tokens for the cost estimate; empty = defaults.')
+param usagePrices string
+
 @description('Longest single run of the call-monitor activity, in seconds.')
 @minValue(60)
 @maxValue(3300)
 param monitorSliceSeconds int
 
-@description('Further app settings merged in (agent behaviour: MAX_CONCURRENT_CALLS, MAX_CALL_SECONDS, ...). Never secrets: those go through Key Vault references.')
+@description('Further app settings merged in (anything not covered by a parameter). Never secrets: those go through Key Vault references.')
 param extraAppSettings object = {}
 
 // functionTimeout = monitor slice + 5 minutes of margin (1500 s -> 00:30:00, the value host.json
@@ -152,6 +197,17 @@ var appSettings = {
   ALLOWED_COUNTRY_CODES: allowedCountryCodes
   ANONYMOUS_CALLERS: anonymousCallers
   REJECT_SIP_STATUS: string(rejectSipStatus)
+  AGENT_DEFINITION: agentDefinition
+  TRANSFER_TARGETS: transferTargets
+  TRANSFER_FALLBACK_URI: transferFallbackUri
+  RING_TIMEOUT_SECONDS: string(ringTimeoutSeconds)
+  SILENCE_SECONDS: string(silenceSeconds)
+  MAX_CONCURRENT_CALLS: string(maxConcurrentCalls)
+  BUSINESS_HOURS: businessHours
+  BUSINESS_TIME_ZONE: businessTimeZone
+  AFTER_HOURS: afterHours
+  AFTER_HOURS_SIP_STATUS: string(afterHoursSipStatus)
+  USAGE_PRICES: usagePrices
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {

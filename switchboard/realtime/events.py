@@ -22,6 +22,11 @@ class CallerTranscript:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The caller started speaking (server VAD): the call is not silent."""
+
+
+@dataclass(frozen=True, slots=True)
 class AgentTranscript:
     """What the agent said in one response."""
 
@@ -79,7 +84,13 @@ class Malformed:
 
 
 ServerEvent = (
-    CallerTranscript | AgentTranscript | ResponseDone | AudioStopped | ServerError | Malformed
+    CallerTranscript
+    | SpeechStarted
+    | AgentTranscript
+    | ResponseDone
+    | AudioStopped
+    | ServerError
+    | Malformed
 )
 
 
@@ -124,6 +135,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     "conversation.item.input_audio_transcription.completed": (
         lambda d: CallerTranscript(str(d["transcript"]))
     ),
+    "input_audio_buffer.speech_started": lambda d: SpeechStarted(),
     "response.output_audio_transcript.done": (
         lambda d: AgentTranscript(str(d["response_id"]), str(d["transcript"]))
     ),

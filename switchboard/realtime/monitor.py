@@ -17,7 +17,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from switchboard.agent import END_CALL, GOODBYE_LINE, HANDOFF_LINE, TRANSFER_CALL, UNKNOWN_TOOL_LINE
+from switchboard.agent import (
+    CHECK_IN_LINE,
+    END_CALL,
+    GOODBYE_LINE,
+    HANDOFF_LINE,
+    SILENCE_GOODBYE_LINE,
+    TRANSFER_CALL,
+    UNKNOWN_TOOL_LINE,
+)
 from switchboard.realtime.channel import CallEnded, ChannelDropped, RealtimeChannel
 from switchboard.realtime.events import (
     AgentTranscript,
@@ -27,6 +35,7 @@ from switchboard.realtime.events import (
     Malformed,
     ResponseDone,
     ServerError,
+    SpeechStarted,
     parse_event,
 )
 from switchboard.usage import Usage
@@ -43,6 +52,7 @@ class MonitorOutcome(StrEnum):
     SLICE_ENDED = "slice_ended"
     TRANSFER_REQUESTED = "transfer_requested"
     END_CALL_REQUESTED = "end_call_requested"
+    SILENCE_TIMEOUT = "silence_timeout"
 
 
 class MonitorUnavailable(Exception):
@@ -54,13 +64,16 @@ class MonitorRequest:
     """One slice of monitoring. ``speak`` is said first (greeting, or a notice after a failure).
 
     ``converse=False`` watches a call being transferred: tools are refused, and the slice ends
-    early if the caller speaks (the transfer did not take).
+    early if the caller speaks (the transfer did not take). After ``silence_seconds`` without a
+    word from either side the agent checks in once; after as long again it says goodbye and the
+    slice ends with ``SILENCE_TIMEOUT`` (0 = no silence limit).
     """
 
     call_id: str
     slice_seconds: float
     speak: str | None = None
     converse: bool = True
+    silence_seconds: float = 0
     reconnect_attempts: int = 5
     goodbye_grace_seconds: float = 1.5
     tool_response_timeout_seconds: float = 15.0
@@ -72,6 +85,7 @@ class MonitorRequest:
             "slice_seconds": self.slice_seconds,
             "speak": self.speak,
             "converse": self.converse,
+            "silence_seconds": self.silence_seconds,
         }
 
     @classmethod
@@ -82,6 +96,7 @@ class MonitorRequest:
             slice_seconds=float(data["slice_seconds"]),
             speak=data.get("speak"),
             converse=bool(data.get("converse", True)),
+            silence_seconds=float(data.get("silence_seconds", 0)),
         )
 
 
@@ -150,8 +165,11 @@ class CallMonitor:
         self._ending: _Ending | None = None
         self._to_speak = request.speak
         self._caller_still_here = False
+        self._heard_at = time.monotonic()
+        self._checked_in = False
         self._handlers: dict[type[Any], Callable[[Any, RealtimeChannel], Awaitable[None]]] = {
             CallerTranscript: self._on_caller_transcript,
+            SpeechStarted: self._on_speech_started,
             AgentTranscript: self._on_agent_transcript,
             ResponseDone: self._on_response_done,
             AudioStopped: self._on_audio_stopped,
@@ -205,6 +223,12 @@ class CallMonitor:
                 wake_at = min(wake_at, ending.done_at)
             if now >= deadline:
                 return MonitorOutcome.SLICE_ENDED
+            silent_until = self._silent_until()
+            if silent_until is not None and ending is None:
+                if now >= silent_until:
+                    await self._on_silence(channel)
+                    continue
+                wake_at = min(wake_at, silent_until)
             try:
                 raw = await channel.receive(timeout=wake_at - now)
             except TimeoutError:
@@ -231,9 +255,35 @@ class CallMonitor:
         )
         return self._result
 
+    def _silent_until(self) -> float | None:
+        """When the current silence runs out, if a silence limit applies."""
+        if not self._request.silence_seconds or not self._request.converse:
+            return None
+        return self._heard_at + self._request.silence_seconds
+
+    async def _on_silence(self, channel: RealtimeChannel) -> None:
+        """Check in once; if the silence goes on, say goodbye and end the call."""
+        self._heard_at = time.monotonic()
+        if not self._checked_in:
+            logger.info("call %s: caller silent, checking in", self._request.call_id)
+            self._checked_in = True
+            await _respond(channel, CHECK_IN_LINE)
+            return
+        logger.info("call %s: caller still silent, ending the call", self._request.call_id)
+        self._begin_ending(MonitorOutcome.SILENCE_TIMEOUT, None)
+        await _respond(channel, SILENCE_GOODBYE_LINE)
+
+    def _heard_caller(self) -> None:
+        self._heard_at = time.monotonic()
+        self._checked_in = False
+
+    async def _on_speech_started(self, event: SpeechStarted, channel: RealtimeChannel) -> None:
+        self._heard_caller()
+
     async def _on_caller_transcript(
         self, event: CallerTranscript, channel: RealtimeChannel
     ) -> None:
+        self._heard_caller()
         self._result.turns.append(Turn("caller", event.text, _now()))
         if not self._request.converse:
             # After a REFER, a caller still talking to us proves the transfer did not happen.
@@ -243,6 +293,7 @@ class CallMonitor:
         self._result.turns.append(Turn("agent", event.text, _now()))
 
     async def _on_response_done(self, event: ResponseDone, channel: RealtimeChannel) -> None:
+        self._heard_at = time.monotonic()  # silence counts from the end of the agent's turn
         self._result.usage += event.usage
         ending = self._ending
         if ending is not None and not event.function_calls and ending.done_at is None:

@@ -20,6 +20,7 @@ from azure.durable_functions.models.history import HistoryEventType
 from hypothesis import given
 from hypothesis import strategies as st
 
+from activities.names import OPERATOR_EVENT
 from emulator import Emulator
 from switchboard.operator import OperatorCommand
 from tests.campaigns.conftest import CAMPAIGN
@@ -66,11 +67,12 @@ async def operator(
 
 
 def events_raised(host: DurableTestHost) -> list[Event]:
+    """Operator events that reached an orchestration (entity replies are events too: skipped)."""
     return [
         event
         for view in host.instances.values()
         for event in view.history
-        if event["EventType"] == HistoryEventType.EVENT_RAISED
+        if event["EventType"] == HistoryEventType.EVENT_RAISED and event["Name"] == OPERATOR_EVENT
     ]
 
 

@@ -12,7 +12,8 @@ from typing import NamedTuple
 from hypothesis import given
 from hypothesis import strategies as st
 
-from switchboard.settings import VOICES, Settings, SettingsError
+from switchboard.agent import VOICES
+from switchboard.settings import Settings, SettingsError
 from tests.campaigns.conftest import CAMPAIGN
 
 MARK = "\u27e6secret\u27e7"
@@ -176,5 +177,5 @@ def test_settings_load_or_fail_naming_every_bad_variable_without_secrets(
         assert 60 <= settings.monitor_slice_seconds <= 3600
         assert 1 <= settings.transfer_verify_seconds <= 300
         assert 400 <= settings.policy.refusal_status <= 699
-        assert settings.voice in VOICES
+        assert settings.agent.voice in VOICES
         assert settings.api_base_url.endswith("/openai/v1")

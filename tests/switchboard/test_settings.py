@@ -14,7 +14,7 @@ def test_minimal_settings_take_defaults() -> None:
     settings = Settings.from_env(BASE)
     assert settings.api_base_url == "https://contoso.openai.azure.com/openai/v1"
     assert settings.api_key is None
-    assert settings.voice == "marin"
+    assert settings.agent.voice == "marin"
     assert settings.monitor_slice_seconds == 1500
     assert settings.policy.refusal_status == 603
     assert not settings.policy.reject_anonymous
