@@ -9,38 +9,9 @@ import pytest
 
 from emulator import Emulator
 from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE
+from tests.blueprints.calls import RECORD_TIMEOUT, place_and_finish, requests, successful
 from tests.conftest import TRANSFER_TARGET, CallEnv
 from tests.support.durable_host import DurableTestHost
-
-RECORD_TIMEOUT = 15.0
-
-
-async def place_and_finish(
-    emulator: Emulator,
-    app_host: DurableTestHost,
-    app_url: str,
-    scenario: str,
-    *,
-    time_scale: float | None = None,
-    timeout: float = RECORD_TIMEOUT,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Place a call, wait for both sides to finish; return (call record, emulator timeline)."""
-    call_id = await emulator.place_call(
-        scenario, webhook_url=f"{app_url}/api/calls/incoming", time_scale=time_scale
-    )
-    await app_host.wait_until(lambda: call_id in app_host.instances, what="orchestration start")
-    instance = await app_host.wait_for_completion(call_id, timeout=timeout)
-    assert instance.runtime_status.value == "Completed", instance
-    timeline = await emulator.wait_for_end(call_id, timeout=timeout)
-    return instance.output, timeline
-
-
-def requests(timeline: dict[str, Any], verb: str) -> list[dict[str, Any]]:
-    return [
-        entry
-        for entry in timeline["timeline"]
-        if entry["kind"] == "request" and entry.get("path", "").endswith(f"/{verb}")
-    ]
 
 
 async def test_greeting_call_is_accepted_greeted_transcribed_and_recorded(
@@ -68,10 +39,6 @@ async def test_greeting_call_is_accepted_greeted_transcribed_and_recorded(
     assert timeline["state"] == "ended"
     assert timeline["sip_status"] == 200
     assert app_host.instances[record["call_id"]].custom_status == {"phase": "ended"}
-
-
-def successful(timeline: dict[str, Any], verb: str) -> list[dict[str, Any]]:
-    return [r for r in requests(timeline, verb) if r.get("status") == 200]
 
 
 async def test_transfer_by_tool_refers_to_the_target_and_ends_transferred(

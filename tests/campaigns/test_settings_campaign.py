@@ -33,6 +33,17 @@ KNOWN = (
     "MONITOR_SLICE_SECONDS",
     "CALLER_ALLOWLIST",
     "CALLER_BLOCKLIST",
+    "AGENT_DEFINITION",
+    "TRANSFER_TARGETS",
+    "TRANSFER_FALLBACK_URI",
+    "RING_TIMEOUT_SECONDS",
+    "SILENCE_SECONDS",
+    "MAX_CONCURRENT_CALLS",
+    "BUSINESS_HOURS",
+    "BUSINESS_TIME_ZONE",
+    "AFTER_HOURS",
+    "AFTER_HOURS_SIP_STATUS",
+    "USAGE_PRICES",
     "ALLOWED_COUNTRY_CODES",
     "ANONYMOUS_CALLERS",
     "REJECT_SIP_STATUS",
@@ -80,6 +91,9 @@ def secret(prefix: str, valid: bool | None) -> st.SearchStrategy[Value]:
 
 
 anything = text.map(lambda t: Value(t, True))
+TARGETS = good("tel:+14155550100", "sip:desk@pbx.example", "tel:+44 20 7946 0000") | bad(
+    "mailto:a@b", "tel:555", "sip:nohost", "+14155550100", "sip:a b@c"
+)
 VALUES: dict[str, st.SearchStrategy[Value]] = {
     "AZURE_OPENAI_ENDPOINT": good(
         "https://contoso.openai.azure.com",
@@ -105,8 +119,24 @@ VALUES: dict[str, st.SearchStrategy[Value]] = {
     | text.filter(lambda t: t.strip() and t.strip() not in VOICES).map(lambda t: Value(t, False)),
     "CALL_GREETING": anything,
     "CALL_TRANSCRIPTION_MODEL": anything,
-    "TRANSFER_TARGET_URI": good("tel:+14155550100", "sip:desk@pbx.example", "tel:+44 20 7946 0000")
-    | bad("mailto:a@b", "tel:555", "sip:nohost", "+14155550100", "sip:a b@c"),
+    "TRANSFER_TARGET_URI": TARGETS,
+    "TRANSFER_FALLBACK_URI": TARGETS,
+    "AGENT_DEFINITION": bad("agents/missing.toml", "README.md", "agents"),
+    "TRANSFER_TARGETS": good(
+        "sales=tel:+14155550111", "Sales=tel:+1 415 555 0111, b=sip:x@pbx.example"
+    )
+    | bad("sales", "=tel:+14155550111", "sales=555", "sales=tel:+14155550111,support"),
+    "RING_TIMEOUT_SECONDS": integers(2, 300),
+    "SILENCE_SECONDS": integers(0, 3600),
+    "MAX_CONCURRENT_CALLS": integers(0, 100_000),
+    "BUSINESS_HOURS": good("mon-fri 09:00-17:00", "sat 22:00-02:00, sun-mon 10:00-11:00")
+    | bad("9-5", "mon-fri", "mon 25:00-26:00", ",", "someday 09:00-10:00"),
+    "BUSINESS_TIME_ZONE": good("UTC", "Europe/Stockholm", "America/New_York")
+    | bad("Nowhere/Special", "+01:00", "../etc"),
+    "AFTER_HOURS": good("accept", "reject", "ACCEPT") | bad("voicemail", "no"),
+    "AFTER_HOURS_SIP_STATUS": integers(400, 699),
+    "USAGE_PRICES": good("audio_out=64", "text_in=1, text_out=2.5")
+    | bad("gold=1", "audio_out=-1", "audio_out", "audio_out=free"),
     "TRANSFER_VERIFY_SECONDS": integers(1, 300),
     "MONITOR_SLICE_SECONDS": integers(60, 3600),
     "CALLER_ALLOWLIST": good("+14155550123", "+14155550123, +447700900123", ",")

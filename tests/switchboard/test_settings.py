@@ -79,3 +79,89 @@ def test_plan_snapshots_what_the_orchestrator_needs() -> None:
     plan = Settings.from_env({**BASE, "TRANSFER_TARGET_URI": "sip:desk@example.com"}).plan()
     assert plan.transfer_target == "sip:desk@example.com"
     assert plan.slice_seconds == 1500
+
+
+def test_receptionist_settings_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "MAX_CONCURRENT_CALLS": "12",
+            "RING_TIMEOUT_SECONDS": "15",
+            "SILENCE_SECONDS": "0",
+            "BUSINESS_HOURS": "mon-fri 09:00-17:00",
+            "BUSINESS_TIME_ZONE": "Europe/Stockholm",
+            "AFTER_HOURS": "accept",
+            "TRANSFER_TARGETS": "Sales=tel:+14155550111, support=sip:help@pbx.example.com",
+            "TRANSFER_FALLBACK_URI": "tel:+14155550199",
+            "USAGE_PRICES": "audio_out=80",
+        }
+    )
+    plan = settings.plan()
+    assert (plan.max_concurrent_calls, plan.ring_timeout_seconds, plan.silence_seconds) == (
+        12,
+        15,
+        0,
+    )
+    assert plan.target_for("SALES") == "tel:+14155550111"
+    assert plan.target_for("billing") is None  # no default target set
+    assert plan.transfer_fallback == "tel:+14155550199"
+    assert plan.prices.audio_out == 80
+    assert plan.prices.text_in == 4.0
+    assert settings.policy.after_hours_accept
+    assert settings.policy.hours is not None
+    assert settings.policy.hours.zone == "Europe/Stockholm"
+    assert type(plan).from_dict(plan.to_dict()) == plan
+
+
+def test_bad_receptionist_settings_are_named() -> None:
+    env = {
+        **BASE,
+        "MAX_CONCURRENT_CALLS": "-1",
+        "BUSINESS_HOURS": "weekdays 9-5",
+        "BUSINESS_TIME_ZONE": "Nowhere/Special",
+        "AFTER_HOURS": "voicemail",
+        "TRANSFER_TARGETS": "sales=+1415",
+        "USAGE_PRICES": "gold=1",
+        "AGENT_DEFINITION": "agents/missing.toml",
+    }
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    message = str(raised.value)
+    for expected in (
+        "MAX_CONCURRENT_CALLS must be an integer between 0 and 100000",
+        "BUSINESS_HOURS has a window 'weekdays 9-5'",
+        "BUSINESS_TIME_ZONE must be an IANA time zone",
+        "AFTER_HOURS must be 'accept' or 'reject'",
+        "TRANSFER_TARGETS must be department=target pairs",
+        "USAGE_PRICES must be name=price pairs",
+        "AGENT_DEFINITION names an agent definition",
+        "cannot be read",
+    ):
+        assert expected in message
+
+
+def test_the_sample_agent_needs_a_target_for_each_department() -> None:
+    env = {**BASE, "AGENT_DEFINITION": "agents/front_desk.toml"}
+    with pytest.raises(SettingsError, match=r"TRANSFER_TARGETS has no target .*'sales', 'support'"):
+        Settings.from_env(env)
+    with_default = Settings.from_env({**env, "TRANSFER_TARGET_URI": "tel:+14155550100"})
+    assert with_default.agent.departments.keys() == {"sales", "support"}
+    targets = "sales=tel:+14155550111,support=tel:+14155550112"
+    assert (
+        Settings.from_env({**env, "TRANSFER_TARGETS": targets})
+        .plan()
+        .greeting.startswith("Hello, thanks for calling Contoso")
+    )
+
+
+def test_single_settings_override_the_agent_file() -> None:
+    env = {
+        **BASE,
+        "AGENT_DEFINITION": "agents/front_desk.toml",
+        "TRANSFER_TARGET_URI": "tel:+14155550100",
+        "CALL_GREETING": "Hi!",
+        "CALL_VOICE": "cedar",
+    }
+    agent = Settings.from_env(env).agent
+    assert (agent.greeting, agent.voice) == ("Hi!", "cedar")
+    assert agent.instructions.startswith("You are the front desk of Contoso")
