@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import pytest
 
 from switchboard.settings import Settings, SettingsError
@@ -165,3 +168,11 @@ def test_single_settings_override_the_agent_file() -> None:
     agent = Settings.from_env(env).agent
     assert (agent.greeting, agent.voice) == ("Hi!", "cedar")
     assert agent.instructions.startswith("You are the front desk of Contoso")
+
+
+def test_the_local_example_settings_load() -> None:
+    example = Path(__file__).resolve().parents[2] / "local.settings.json.example"
+    values = json.loads(example.read_text(encoding="utf-8"))["Values"]
+    settings = Settings.from_env(values)
+    assert settings.agent.departments.keys() == {"sales", "support"}
+    assert settings.plan().target_for("support") == "tel:+14155550112"
