@@ -14,13 +14,13 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities import names
+from blueprints.slots import SLOTS
 from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE, greeting_instruction
 from switchboard.call_control import RING_TIMEOUT_CODE, ControlResult, Outcome
 from switchboard.operator import OperatorCommand
 from switchboard.policy import Decision
 from switchboard.realtime.monitor import MonitorOutcome, MonitorRequest, MonitorResult
 from switchboard.records import CallRecord, CallStart, EndReason, Phase
-from switchboard.slots import SLOTS_KEY
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
@@ -29,7 +29,6 @@ Steps = Generator[Any, Any, Any]
 _CLOCK_SLACK_SECONDS = 0.5  # a slice that ran to a limit ends a hair before it, by replay time
 BUSY_HERE = 486
 TEMPORARILY_UNAVAILABLE = 480
-SLOTS = df.EntityId(names.CALL_SLOTS, SLOTS_KEY)
 
 
 _HANG_UPS = {

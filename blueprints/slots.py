@@ -7,12 +7,15 @@ instance of a scaled-out app, which no in-process counter could be.
 import logging
 
 import azure.durable_functions as df
+import azure.functions as func
 
 from activities import names
-from switchboard.slots import Slots
+from switchboard.slots import SLOTS_KEY, Slots
+from switchboard.webhook import instance_id_for
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
+SLOTS = df.EntityId(names.CALL_SLOTS, SLOTS_KEY)
 
 
 @bp.entity_trigger(context_name="context", entity_name=names.CALL_SLOTS)
@@ -43,3 +46,26 @@ def call_slots(context: df.DurableEntityContext) -> None:
     else:
         raise ValueError(f"unknown call_slots operation {operation!r}")
     context.set_state(slots.to_state())
+
+
+_LIVE = frozenset({df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending})
+
+
+@bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def reconcile_call_slots(
+    timer: func.TimerRequest, client: df.DurableOrchestrationClient
+) -> None:
+    """Free slots whose orchestration is no longer live.
+
+    Every orchestration releases its own slot, but one that was terminated by an administrator,
+    or purged, never runs its last step; without this sweep its slot would be held for good.
+    """
+    state = await client.read_entity_state(SLOTS)
+    if not state.entity_exists:
+        return
+    for call_id in Slots.from_state(state.entity_state).held:
+        status = (await client.get_status(instance_id_for(call_id))).runtime_status
+        if status not in _LIVE:
+            logger.warning("call %s: releasing a slot its orchestration (%s) left", call_id, status)
+            await client.signal_entity(SLOTS, "release", call_id)

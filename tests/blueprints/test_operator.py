@@ -8,6 +8,7 @@ from typing import Any
 import azure.functions as func
 
 from emulator import Emulator
+from tests.blueprints.calls import held_slots
 from tests.conftest import TRANSFER_TARGET
 from tests.support.durable_host import DurableTestHost
 
@@ -42,6 +43,7 @@ async def test_operator_hangup_ends_a_live_call(
     emulator: Emulator, app_host: DurableTestHost, app_url: str
 ) -> None:
     call_id = await live_call(emulator, app_host, app_url)
+    assert list(held_slots(app_host)) == [call_id]
     status, view = await operator(app_host, "get_call", call_id)
     assert status == 200
     assert view["runtime_status"] == "Running"
@@ -51,6 +53,7 @@ async def test_operator_hangup_ends_a_live_call(
     assert (status, body["action"]) == (202, "hangup")
     record = (await app_host.wait_for_completion(call_id, timeout=TIMEOUT)).output
     assert record["end_reason"] == "operator_hangup"
+    assert held_slots(app_host) == {}
     timeline = await emulator.wait_for_end(call_id)
     assert timeline["reason"] == "hangup"
     status, view = await operator(app_host, "get_call", call_id)
