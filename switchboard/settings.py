@@ -53,6 +53,7 @@ class Settings:
     max_call_seconds: int
     transcription_model: str | None
     policy: Policy
+    record_retention_days: int
 
     @property
     def agent(self) -> Agent:
@@ -102,6 +103,9 @@ class Settings:
                 country_codes=reader.get("ALLOWED_COUNTRY_CODES", _country_codes, ""),
                 reject_anonymous=reader.get("ANONYMOUS_CALLERS", _accept_or_reject, "accept"),
                 refusal_status=reader.get("REJECT_SIP_STATUS", _int_between(400, 699), "603"),
+            ),
+            record_retention_days=reader.get(
+                "CALL_RECORD_RETENTION_DAYS", _int_between(1, 3650), "30"
             ),
         )
         reader.raise_if_invalid()
