@@ -63,6 +63,8 @@ async def list_calls(
                 if response.status != 200:
                     raise StoreError(f"instance query answered {response.status}")
                 rows = await response.json(content_type=None)
+                if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                    raise StoreError("instance query answered something other than a list")
                 return StorePage(rows, response.headers.get(CONTINUATION_HEADER))
 
         page = await read_page(query, store, names.CALL_ORCHESTRATOR)
