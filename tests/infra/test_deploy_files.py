@@ -92,11 +92,18 @@ def test_parameters_file_names_real_parameters_and_no_secret() -> None:
     assert values["operatorPrincipalId"]["value"] == "${AZURE_PRINCIPAL_ID}"
 
 
+# Read by the app (with a default) but not yet set by infra: the infra change is pending on
+# another branch. The test below fails as soon as infra sets one, so this cannot go stale.
+PENDING_INFRA = {"CALL_RECORD_RETENTION_DAYS"}
+
+
 def test_every_setting_the_app_reads_is_set_by_the_bicep() -> None:
     source = (ROOT / "switchboard" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"', source))
     assert "AZURE_OPENAI_ENDPOINT" in read, "settings.py no longer lists its variables like this"
-    missing = read - set(the_settings()) - {"AZURE_OPENAI_API_KEY"}
+    settled = PENDING_INFRA & set(the_settings())
+    assert not settled, f"infra now sets {sorted(settled)}: remove them from PENDING_INFRA"
+    missing = read - set(the_settings()) - {"AZURE_OPENAI_API_KEY"} - PENDING_INFRA
     assert missing == set(), (
         f"the app reads {sorted(missing)} but infra does not set them: add a parameter in "
         "infra/main.bicep + infra/modules/functionapp.bicep"
