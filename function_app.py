@@ -4,13 +4,14 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import accept, hangup, monitor, refer, reject, screen
-from blueprints import ingress, operator, orchestration, slots
+from blueprints import ingress, operator, orchestration, records, slots
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 for blueprint in (
     ingress.bp,
     operator.bp,
+    records.bp,
     orchestration.bp,
     slots.bp,
     screen.bp,

@@ -197,6 +197,11 @@ param afterHoursSipStatus int = 480
 @description('USAGE_PRICES: USD per million tokens for the cost estimate, e.g. audio_in=32,audio_out=64; empty = gpt-realtime list prices.')
 param usagePrices string = ''
 
+@description('CALL_RECORD_RETENTION_DAYS: finished call records older than this are purged daily at 03:00 UTC.')
+@minValue(1)
+@maxValue(3650)
+param callRecordRetentionDays int = 30
+
 @description('MONITOR_SLICE_SECONDS: longest single run of the call-monitor activity; functionTimeout is set to this + 5 minutes (1500 -> 00:30:00).')
 @minValue(60)
 @maxValue(3300)
@@ -354,6 +359,7 @@ module functionApp 'modules/functionapp.bicep' = {
     afterHours: afterHours
     afterHoursSipStatus: afterHoursSipStatus
     usagePrices: usagePrices
+    callRecordRetentionDays: callRecordRetentionDays
     extraAppSettings: extraAppSettings
   }
   // The host starts as soon as its settings exist: its identity must already hold the data roles.

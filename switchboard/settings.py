@@ -52,6 +52,7 @@ class Settings:
     max_concurrent_calls: int
     prices: Prices
     policy: Policy
+    record_retention_days: int
 
     def plan(self) -> CallPlan:
         """What an orchestration needs from the settings, snapshotted when its call arrives."""
@@ -121,6 +122,9 @@ class Settings:
                 after_hours_status=reader.get(
                     "AFTER_HOURS_SIP_STATUS", _int_between(400, 699), "480"
                 ),
+            ),
+            record_retention_days=reader.get(
+                "CALL_RECORD_RETENTION_DAYS", _int_between(1, 3650), "30"
             ),
         )
         if reader.valid:

@@ -29,6 +29,7 @@ def test_http_routes_methods_and_auth_levels(functions: list[Function]) -> None:
     assert found == {
         "incoming_call": ("calls/incoming", ["POST"], "ANONYMOUS"),
         "get_call": ("calls/{call_id}", ["GET"], "FUNCTION"),
+        "list_calls": ("calls", ["GET"], "FUNCTION"),
         "transfer_live_call": ("calls/{call_id}/transfer", ["POST"], "FUNCTION"),
         "hang_up_live_call": ("calls/{call_id}/hangup", ["POST"], "FUNCTION"),
     }
@@ -40,6 +41,29 @@ def test_every_http_function_gets_a_durable_client(functions: list[Function]) ->
             assert [b["name"] for b in binding_list if b["type"] == "durableClient"] == [
                 "client"
             ], name
+
+
+def test_record_purge_runs_daily_at_3_with_a_durable_client_and_not_on_startup(
+    functions: list[Function],
+) -> None:
+    found = bindings(functions)["purge_call_records"]
+    assert sorted(b["type"] for b in found) == ["durableClient", "timerTrigger"]
+    timer = next(b for b in found if b["type"] == "timerTrigger")
+    assert (timer["name"], timer["schedule"], timer["runOnStartup"]) == (
+        "timer",
+        "0 0 3 * * *",
+        False,
+    )
+    assert [b["name"] for b in found if b["type"] == "durableClient"] == ["client"]
+    triggers = {
+        name: next(b["schedule"] for b in binding_list if b["type"] == "timerTrigger")
+        for name, binding_list in bindings(functions).items()
+        if any(b["type"] == "timerTrigger" for b in binding_list)
+    }
+    assert triggers == {
+        "purge_call_records": "0 0 3 * * *",
+        "reconcile_call_slots": "0 */5 * * * *",
+    }
 
 
 def test_orchestrator_and_every_activity_it_schedules_are_indexed(

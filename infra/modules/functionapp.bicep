@@ -148,6 +148,11 @@ param afterHoursSipStatus int
 @description('USD per million tokens for the cost estimate; empty = defaults.')
 param usagePrices string
 
+@description('Days finished call records are kept before the daily purge.')
+@minValue(1)
+@maxValue(3650)
+param callRecordRetentionDays int
+
 @description('Longest single run of the call-monitor activity, in seconds.')
 @minValue(60)
 @maxValue(3300)
@@ -208,6 +213,7 @@ var appSettings = {
   AFTER_HOURS: afterHours
   AFTER_HOURS_SIP_STATUS: string(afterHoursSipStatus)
   USAGE_PRICES: usagePrices
+  CALL_RECORD_RETENTION_DAYS: string(callRecordRetentionDays)
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {

@@ -49,3 +49,17 @@ def held_slots(app_host: DurableTestHost) -> dict[str, str]:
         return {}
     held: dict[str, str] = entity.state["held"]
     return held
+
+
+async def live_call(emulator: Emulator, host: DurableTestHost, app_url: str) -> str:
+    """A long call placed through the emulator, waited on until it is answered."""
+    call_id = await emulator.place_call(
+        "long_call", webhook_url=f"{app_url}/api/calls/incoming", time_scale=1.0
+    )
+
+    def answered() -> bool:
+        view = host.instances.get(call_id)
+        return view is not None and view.custom_status == {"phase": "active"}
+
+    await host.wait_until(answered, timeout=RECORD_TIMEOUT, what=f"call {call_id} answered")
+    return call_id

@@ -8,7 +8,7 @@ from typing import Any
 import azure.functions as func
 
 from emulator import Emulator
-from tests.blueprints.calls import held_slots
+from tests.blueprints.calls import held_slots, live_call
 from tests.conftest import TRANSFER_TARGET
 from tests.support.durable_host import DurableTestHost
 
@@ -28,15 +28,6 @@ async def operator(
     )
     response = await host.call_http(name, req)
     return response.status_code, json.loads(response.get_body() or b"{}")
-
-
-async def live_call(emulator: Emulator, host: DurableTestHost, app_url: str) -> str:
-    """A long call, waited on until the agent's greeting is under way."""
-    call_id = await emulator.place_call(
-        "long_call", webhook_url=f"{app_url}/api/calls/incoming", time_scale=1.0
-    )
-    await host.wait_until(lambda: len(host.activity_calls("monitor_call")) == 1, timeout=TIMEOUT)
-    return call_id
 
 
 async def test_operator_hangup_ends_a_live_call(

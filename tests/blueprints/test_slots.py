@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from azure.functions.timer import TimerRequest
-
 from emulator import Emulator
 from switchboard.webhook import instance_id_for
 from tests.blueprints.calls import held_slots
 from tests.conftest import CallEnv
 from tests.support.durable_host import DurableTestHost
+from tests.support.functions import call_timer
 
 
 async def run_sweep(host: DurableTestHost) -> None:
-    """Invoke the timer function with its bindings, as the worker would on schedule."""
-    function = host.functions["reconcile_call_slots"]
-    kwargs: dict[str, Any] = {}
-    for binding in json.loads(function.get_function_json())["bindings"]:
-        if binding["type"] == "timerTrigger":
-            kwargs[binding["name"]] = TimerRequest(past_due=False)
-        elif binding["type"] == "durableClient":
-            kwargs[binding["name"]] = host.client_binding()
-    await function.get_user_function()(**kwargs)
+    await call_timer(host, "reconcile_call_slots")
 
 
 async def test_a_terminated_calls_slot_is_swept_and_a_live_one_is_kept(

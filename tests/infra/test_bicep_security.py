@@ -69,6 +69,7 @@ REQUIRED_SETTINGS = {
     "AFTER_HOURS",
     "AFTER_HOURS_SIP_STATUS",
     "USAGE_PRICES",
+    "CALL_RECORD_RETENTION_DAYS",
     "AzureWebJobsStorage__credential",
     "AzureWebJobsStorage__clientId",
     "AzureWebJobsStorage__blobServiceUri",

@@ -8,8 +8,10 @@ body is a JSON *string* holding JSON; the extension keeps that string, which is 
 
 from __future__ import annotations
 
+import base64
 import json
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -110,25 +112,94 @@ async def _status(request: web.Request) -> web.Response:
     return web.json_response(_payload(view, request), status=202 if running else 200)
 
 
-def _matching(request: web.Request) -> list[InstanceView]:
-    """Apply createdTimeFrom/To, runtimeStatus and instanceIdPrefix filters."""
+PAGE_SIZE = 100
+"""``OrchestrationStatusQueryCondition.PageSize``: what one list request answers without ``top``."""
+CONTINUATION_HEADER = "x-ms-continuation-token"
+_PURGEABLE = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+_ENTITY_CREATED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _store_rows(host: DurableTestHost) -> list[InstanceView]:
+    """The instances table as the Azure Storage provider holds it, in its order.
+
+    One row per instance keyed by instance id (the table's PartitionKey), so queries answer in
+    instance-id order, never by time. Entities are rows too (``@name@key``); they continue as new
+    after every batch, so they are always Running. The host does not track when an entity was
+    created; it says 1970, so a time filter never hides an entity from a query or a purge.
+    """
+    from .durable_host import InstanceView
+
+    rows = list(host.instances.values())
+    for scheduler_id, entity in host.entities.items():
+        if entity.exists:
+            state = {"exists": True, "state": entity.state_json}
+            rows.append(
+                InstanceView(
+                    scheduler_id,
+                    entity.name,
+                    json.dumps(state),
+                    runtime_status=Status.Running,
+                    created_time=_ENTITY_CREATED,
+                    last_updated_time=_ENTITY_CREATED,
+                )
+            )
+    return sorted(rows, key=lambda row: row.instance_id)
+
+
+def _filter(request: web.Request, statuses: set[str]) -> Callable[[InstanceView], bool]:
+    """createdTimeFrom/To, runtimeStatus and instanceIdPrefix, as the provider's OData filter."""
     query = request.query
-    low = parse_time(query["createdTimeFrom"]) if "createdTimeFrom" in query else datetime.min
+    low = parse_time(query["createdTimeFrom"]) if "createdTimeFrom" in query else None
     high = parse_time(query["createdTimeTo"]) if "createdTimeTo" in query else None
-    statuses = {s for s in query.get("runtimeStatus", "").split(",") if s}
     prefix = query.get("instanceIdPrefix", "")
-    return [
-        view
-        for view in request.app[HOST_KEY].instances.values()
-        if (low == datetime.min or view.created_time >= low)
-        and (high is None or view.created_time <= high)
-        and (not statuses or view.runtime_status.value in statuses)
-        and view.instance_id.startswith(prefix)
-    ]
+    return lambda row: (
+        (low is None or row.created_time >= low)
+        and (high is None or row.created_time <= high)
+        and (not statuses or row.runtime_status.value in statuses)
+        and row.instance_id.startswith(prefix)
+    )
+
+
+def _statuses(request: web.Request) -> set[str]:
+    return {s for s in request.query.get("runtimeStatus", "").split(",") if s}
 
 
 async def _list(request: web.Request) -> web.Response:
-    return web.json_response([_payload(view, request) for view in _matching(request)])
+    """One page of an instance query (HandleGetStatusRequestAsync, ListInstancesAsync).
+
+    As the real API does: at most ``top`` rows (default 100) per request, in instance-id order;
+    the next page's position comes back in the ``x-ms-continuation-token`` header (empty on the
+    last page) and goes back in the same request header. A page may hold fewer rows than ``top``
+    while more exist ("Always check the continuation token"): Table storage stops a filtered scan
+    early. This host makes that the rule rather than the exception: a request examines at most
+    ``top`` rows and answers those that match, so code that stops at a short page loses rows here.
+    The Python SDK's ``get_status_by``/``get_status_all`` send no ``top`` and never read the
+    header, so they see only the first page.
+    """
+    host = request.app[HOST_KEY]
+    try:
+        top = int(request.query.get("top", PAGE_SIZE))
+    except ValueError:
+        top = PAGE_SIZE
+    top = top if top > 0 else PAGE_SIZE
+    rows = _store_rows(host)
+    token = request.headers.get(CONTINUATION_HEADER, "")
+    if token:
+        try:
+            after = json.loads(base64.b64decode(token, validate=True))["nextPartitionKey"]
+            if not isinstance(after, str):
+                raise TypeError(after)
+        except (ValueError, KeyError, TypeError) as exc:
+            return _error(500, "Something went wrong while processing your request", exc)
+        rows = [row for row in rows if row.instance_id > after]
+    examined, more = rows[:top], len(rows) > top
+    matches = _filter(request, _statuses(request))
+    answer = [_payload(row, request) for row in examined if matches(row)]
+    next_token = ""
+    if more:
+        position = json.dumps({"nextPartitionKey": examined[-1].instance_id})
+        next_token = base64.b64encode(position.encode()).decode()
+    return web.json_response(answer, headers={CONTINUATION_HEADER: next_token})
 
 
 def _purged(count: int) -> web.Response:
@@ -142,12 +213,25 @@ async def _purge(request: web.Request) -> web.Response:
 
 
 async def _purge_by(request: web.Request) -> web.Response:
+    """HandleDeleteHistoryWithFiltersRequestAsync and the tracking store's purge by filters.
+
+    ``createdTimeTo`` defaults to now. The store keeps only terminal statuses of the filter and,
+    if none is left (or none was given), applies no status filter at all; it never excludes
+    entities. So a purge without a terminal status filter deletes running instances and entities.
+    """
     if "createdTimeFrom" not in request.query:
         return web.json_response(
             "Please provide value for 'createdTimeFrom' parameter.", status=400
         )
-    ids = [view.instance_id for view in _matching(request) if view.created_time <= utc_now()]
-    return _purged(request.app[HOST_KEY].purge(ids))
+    host = request.app[HOST_KEY]
+    matches = _filter(request, _statuses(request) & _PURGEABLE)
+    now = utc_now()
+    doomed = [row for row in _store_rows(host) if matches(row) and row.created_time <= now]
+    entities = {row.instance_id for row in doomed if row.instance_id in host.entities}
+    for scheduler_id in entities:
+        del host.entities[scheduler_id]
+    deleted = host.purge([row.instance_id for row in doomed if row.instance_id not in entities])
+    return _purged(len(entities) + deleted)
 
 
 async def _terminate(request: web.Request) -> web.Response:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Generator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import azure.durable_functions as df
 import azure.functions as func
 import pytest
@@ -371,6 +372,58 @@ async def test_status_queries_and_purge(host: DurableTestHost) -> None:
     assert purged.instances_deleted == 1
     assert (await durable.purge_instance_history("q-done")).instances_deleted == 0
     assert set(host.instances) == {"q-running"}
+
+
+async def test_instance_queries_page_like_the_extension(host: DurableTestHost) -> None:
+    """100 rows per request by default, instance-id order, the rest behind the header."""
+    ids = [f"q-{n:03d}" for n in range(105)]
+    for instance_id in reversed(ids):
+        host.start("waiter", instance_id=instance_id)
+    await host.wait_until(lambda: len(host.instances) == 105)
+    # The SDK reads one page and drops the continuation header: 5 instances silently missing.
+    assert len(await client(host).get_status_all()) == 100
+    seen: list[str] = []
+    token = ""
+    url = f"{host.base_url}instances/"
+    async with aiohttp.ClientSession() as session:
+        while True:
+            headers = {"x-ms-continuation-token": token} if token else {}
+            async with session.get(url, params={"top": "40"}, headers=headers) as response:
+                assert response.status == 200
+                seen += [row["instanceId"] for row in await response.json()]
+                token = response.headers["x-ms-continuation-token"]
+            if not token:
+                break
+        assert seen == ids
+        # A filtered page can be short while more rows exist; only the header says so.
+        params = {"top": "10", "instanceIdPrefix": "q-10"}
+        async with session.get(url, params=params) as response:
+            assert await response.json() == []
+            assert response.headers["x-ms-continuation-token"]
+        bad = {"x-ms-continuation-token": "not-a-token"}
+        async with session.get(url, headers=bad) as response:
+            assert response.status == 500
+
+
+async def test_purge_by_filters_uses_terminal_statuses_only_like_the_tracking_store(
+    host: DurableTestHost,
+) -> None:
+    """Like the tracking store: non-terminal statuses are dropped from the filter, and without
+    a terminal status left, running instances and entities are purged too."""
+    durable = client(host)
+    await durable.signal_entity(df.EntityId("live_calls", "global"), "add", 1)
+    await durable.start_new("waiter", "p-running")
+    await host.wait_until(lambda: host.instances["p-running"].runtime_status is Status.Running)
+    listed = {row.instance_id: row for row in await durable.get_status_all()}
+    assert listed["@live_calls@global"].runtime_status is Status.Running
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    kept = await durable.purge_instance_history_by(epoch, runtime_status=[Status.Completed])
+    assert kept.instances_deleted == 0
+    assert set(host.instances) == {"p-running"}
+    assert "@live_calls@global" in host.entities
+    gone = await durable.purge_instance_history_by(epoch, runtime_status=[Status.Running])
+    assert gone.instances_deleted == 2
+    assert (host.instances, host.entities) == ({}, {})
 
 
 async def test_entity_signals_calls_and_errors(host: DurableTestHost) -> None:

@@ -176,3 +176,18 @@ def test_the_local_example_settings_load() -> None:
     settings = Settings.from_env(values)
     assert settings.agent.departments.keys() == {"sales", "support"}
     assert settings.plan().target_for("support") == "tel:+14155550112"
+
+
+def test_record_retention_days_defaults_to_30_and_takes_1_to_3650() -> None:
+    assert Settings.from_env(BASE).record_retention_days == 30
+    for raw, days in (("1", 1), ("3650", 3650), (" 90 ", 90)):
+        settings = Settings.from_env({**BASE, "CALL_RECORD_RETENTION_DAYS": raw})
+        assert settings.record_retention_days == days
+
+
+@pytest.mark.parametrize("raw", ["0", "3651", "-5", "30d", "1.5"])
+def test_record_retention_days_out_of_range_names_the_variable(raw: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**BASE, "CALL_RECORD_RETENTION_DAYS": raw})
+    expected = f"CALL_RECORD_RETENTION_DAYS must be an integer between 1 and 3650, got {raw!r}"
+    assert expected in str(raised.value)
