@@ -138,7 +138,8 @@ class CallFlow:
         winner = yield self.ctx.task_any([accept, ring_limit])
         if winner is ring_limit:
             return None
-        ring_limit.cancel()
+        if not ring_limit.is_completed:
+            ring_limit.cancel()
         if isinstance(winner.result, Exception):
             raise winner.result
         result = ControlResult.from_dict(winner.result)

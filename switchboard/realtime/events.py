@@ -27,6 +27,11 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseStarted:
+    """The agent started a response: silence does not count while it speaks."""
+
+
+@dataclass(frozen=True, slots=True)
 class AgentTranscript:
     """What the agent said in one response."""
 
@@ -86,6 +91,7 @@ class Malformed:
 ServerEvent = (
     CallerTranscript
     | SpeechStarted
+    | ResponseStarted
     | AgentTranscript
     | ResponseDone
     | AudioStopped
@@ -139,6 +145,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     "response.output_audio_transcript.done": (
         lambda d: AgentTranscript(str(d["response_id"]), str(d["transcript"]))
     ),
+    "response.created": lambda d: ResponseStarted(),
     "response.done": _response_done,
     "output_audio_buffer.stopped": lambda d: AudioStopped(str(d["response_id"])),
     "error": _error,

@@ -34,6 +34,7 @@ from switchboard.realtime.events import (
     FunctionCall,
     Malformed,
     ResponseDone,
+    ResponseStarted,
     ServerError,
     SpeechStarted,
     parse_event,
@@ -167,9 +168,11 @@ class CallMonitor:
         self._caller_still_here = False
         self._heard_at = time.monotonic()
         self._checked_in = False
+        self._agent_speaking = False
         self._handlers: dict[type[Any], Callable[[Any, RealtimeChannel], Awaitable[None]]] = {
             CallerTranscript: self._on_caller_transcript,
             SpeechStarted: self._on_speech_started,
+            ResponseStarted: self._on_response_started,
             AgentTranscript: self._on_agent_transcript,
             ResponseDone: self._on_response_done,
             AudioStopped: self._on_audio_stopped,
@@ -257,7 +260,7 @@ class CallMonitor:
 
     def _silent_until(self) -> float | None:
         """When the current silence runs out, if a silence limit applies."""
-        if not self._request.silence_seconds or not self._request.converse:
+        if not self._request.silence_seconds or not self._request.converse or self._agent_speaking:
             return None
         return self._heard_at + self._request.silence_seconds
 
@@ -280,6 +283,9 @@ class CallMonitor:
     async def _on_speech_started(self, event: SpeechStarted, channel: RealtimeChannel) -> None:
         self._heard_caller()
 
+    async def _on_response_started(self, event: ResponseStarted, channel: RealtimeChannel) -> None:
+        self._agent_speaking = True
+
     async def _on_caller_transcript(
         self, event: CallerTranscript, channel: RealtimeChannel
     ) -> None:
@@ -294,6 +300,7 @@ class CallMonitor:
 
     async def _on_response_done(self, event: ResponseDone, channel: RealtimeChannel) -> None:
         self._heard_at = time.monotonic()  # silence counts from the end of the agent's turn
+        self._agent_speaking = False
         self._result.usage += event.usage
         ending = self._ending
         if ending is not None and not event.function_calls and ending.done_at is None:
@@ -303,6 +310,7 @@ class CallMonitor:
             await self._on_function_call(call, channel)
 
     async def _on_audio_stopped(self, event: AudioStopped, channel: RealtimeChannel) -> None:
+        self._heard_at = time.monotonic()  # the caller has heard the whole answer only now
         ending = self._ending
         if ending is not None and ending.response_id == event.response_id:
             ending.done_at = time.monotonic()

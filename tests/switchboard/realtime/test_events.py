@@ -6,7 +6,9 @@ from switchboard.realtime.events import (
     CallerTranscript,
     Malformed,
     ResponseDone,
+    ResponseStarted,
     ServerError,
+    SpeechStarted,
     parse_event,
 )
 
@@ -27,6 +29,12 @@ def test_transcripts_and_audio_stop() -> None:
     assert parse_event(json.dumps(agent)) == AgentTranscript("r1", "yo")
     stopped = {"type": "output_audio_buffer.stopped", "response_id": "r1"}
     assert parse_event(json.dumps(stopped)) == AudioStopped("r1")
+
+
+def test_turn_boundaries_for_the_silence_limit_are_parsed_by_type_alone() -> None:
+    started = {"type": "input_audio_buffer.speech_started", "audio_start_ms": 10, "item_id": "i"}
+    assert parse_event(json.dumps(started)) == SpeechStarted()
+    assert parse_event('{"type": "response.created", "response": {}}') == ResponseStarted()
 
 
 def test_response_done_carries_usage_and_function_calls() -> None:
