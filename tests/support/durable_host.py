@@ -257,6 +257,8 @@ class DurableTestHost:
         self.dedupe_running = overridable_existing_instance_states == "NonRunningStates"
         self.raise_on_problems = raise_on_problems
         self.instances: dict[str, InstanceView] = {}
+        self.starts: dict[str, int] = {}
+        """How many times each instance id was started (a restart replaces its view)."""
         self.entities: dict[str, EntityView] = {}
         self.problems: list[str] = []
         self._orchestrators: dict[str, Callable[[Any], str]] = {}
@@ -469,6 +471,17 @@ class DurableTestHost:
             ) from None
         return self.instances[instance_id]
 
+    def busy(self) -> list[str]:
+        """What is still going on: instances not yet terminal, and activities still running."""
+        found = []
+        for instance_id, runtime in self._runtimes.items():
+            status = runtime.view.runtime_status
+            if status not in TERMINAL:
+                found.append(f"{instance_id}: {status.value}")
+            if runtime.activities:
+                found.append(f"{instance_id}: {len(runtime.activities)} activities running")
+        return found
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
@@ -501,6 +514,7 @@ class DurableTestHost:
                 )
             self._discard(existing)
         view = InstanceView(instance_id, orchestrator, wire_input)
+        self.starts[instance_id] = self.starts.get(instance_id, 0) + 1
         runtime = _Runtime(view, self._orchestrators[orchestrator])
         self._begin_execution(runtime, wire_input)
         self.instances[instance_id] = view

@@ -333,10 +333,12 @@ async def test_a_crash_once_is_retried_and_after_means_the_work_was_done(
     assert view.runtime_status is Status.Completed
     assert view.output == f"{key} ran {runs}"
     assert fault.crashed == 1
+    assert host.starts[key] == 1
     failed = [e for e in view.history if e["EventType"] == 6]
     assert len(failed) == 1
     assert "ActivityCrash: injected crash #1 of effect" in failed[0]["Reason"]
     assert (await host.wait_for_completion(other)).output == f"untouched-{when} ran 1"
+    assert host.busy() == []
 
 
 async def test_a_crash_always_exhausts_the_retries(host: DurableTestHost) -> None:
