@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 
 from .call import Call
 from .errors import ApiError
@@ -54,11 +55,12 @@ def take(call: Call, on: str) -> Fault | None:
     return hit
 
 
-async def before_request(call: Call, on: str) -> None:
+async def before_request(call: Call, on: str, client_waiting: Callable[[], bool]) -> None:
     """Apply the fault an HTTP request (verb or handshake) meets; return to carry it out.
 
     Raises :class:`ApiError` (``status``) or :class:`ConnectionReset` (``reset``): the request is
-    then not carried out. ``timeout`` returns after holding the request.
+    then not carried out. ``timeout`` returns after holding the request, and records whether the
+    client was still waiting for it (``client_waiting``) in a ``released`` timeline entry.
     """
     fault = take(call, on)
     if fault is None:
@@ -69,6 +71,7 @@ async def before_request(call: Call, on: str) -> None:
             raise status_error(fault.status, fault.retry_after_seconds)
         case "timeout":
             await asyncio.sleep(fault.seconds)
+            call.record("released", on=on, seconds=fault.seconds, client_waiting=client_waiting())
         case "reset":
             raise ConnectionReset(f"fault on {on}")
         case _:

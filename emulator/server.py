@@ -260,7 +260,7 @@ class Emulator:
             )
         call = self._call(request.match_info["call_id"])
         body = await _json_object(request, required=False)
-        await faults.before_request(call, request.match_info["verb"])
+        await faults.before_request(call, request.match_info["verb"], _waiting(request))
         await verb(call, body)
         return web.Response(status=200)
 
@@ -274,7 +274,7 @@ class Emulator:
                 param="call_id",
             )
         call = self._call(call_id)
-        await faults.before_request(call, "connect")
+        await faults.before_request(call, "connect", _waiting(request))
         if call.state is not CallState.ACTIVE:
             raise rest.not_found(call_id, f"is not active ({call.state.value})")
         return await serve_socket(request, call)
@@ -345,6 +345,16 @@ class Emulator:
     async def _drop_sockets(self, request: web.Request) -> web.Response:
         dropped = self._call(request.match_info["call_id"]).drop_sockets()
         return web.json_response({"dropped": dropped})
+
+
+def _waiting(request: web.Request) -> Callable[[], bool]:
+    """Whether the client is still connected, waiting for its answer."""
+
+    def waiting() -> bool:
+        transport = request.transport
+        return transport is not None and not transport.is_closing()
+
+    return waiting
 
 
 def _auth_kind(request: web.Request) -> str:

@@ -90,6 +90,8 @@ async def test_timeout_holds_the_request_then_carries_it_out(emu: Emulator) -> N
         with pytest.raises(Exception, match="already been accepted"):
             await client.realtime.calls.accept(call_id, **ACCEPT)
     assert emu.calls[call_id].accept_count == 1
+    released = entries(emu, call_id, "released")
+    assert [(e["on"], e["client_waiting"]) for e in released] == [("accept", False)]
 
 
 async def test_reset_closes_the_connection_and_does_not_carry_the_request_out(
@@ -169,6 +171,7 @@ async def test_connect_reset_then_held_handshake(
         assert time.monotonic() - started >= 0.3
         assert (await ws.receive_json())["type"] == "session.created"
     assert emu.calls[call_id].counters.connected == 1
+    assert [e["client_waiting"] for e in entries(emu, call_id, "released")] == [True]
 
 
 @pytest.mark.parametrize(
