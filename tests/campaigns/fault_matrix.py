@@ -29,7 +29,8 @@ matrix with::
 
 Cells the current app is known to fail are listed in :data:`KNOWN_VIOLATIONS` with the evidence;
 the pytest campaign asserts that they still fail (so a fix shows up) and that every other cell
-passes. They print as failing.
+passes. They print as failing, marked "(known)"; the command exits 1 unless exactly the known
+cells failed and nothing was left running.
 """
 
 from __future__ import annotations
@@ -578,6 +579,13 @@ def expectation_failures(seen: Observed) -> list[str]:
         problems.append(f"end_reason {reason!r}, expected {' or '.join(sorted(cell.end_reasons))}")
     if seen.left_up is not None and cell.inherent is None:
         problems.append(seen.left_up)
+    unanswered = [
+        e["status"] or e["error"]
+        for e in view.get("timeline", [])
+        if e["kind"] == "webhook" and not 200 <= (e["status"] or 0) < 300
+    ]
+    if unanswered:
+        problems.append(f"webhook deliveries not acknowledged: {unanswered}")
     script = view.get("script", {})
     if cell.converses and script.get("status") != "completed":
         problems.append(f"the conversation did not go on: script {script}")
@@ -903,7 +911,7 @@ def render(result: CampaignResult) -> str:
     columns = [max(len(p), 13) + 1 for p in PHASES]
     lines = [
         f"Fault matrix ({result.profile} profile, {result.repetitions} run(s) per cell, "
-        f"{result.seconds:.1f}s)",
+        f"{result.seconds:.1f}s, slowest call {_slowest(result):.1f}s)",
         "fault".ljust(width) + "".join(p.ljust(w) for p, w in zip(PHASES, columns, strict=True)),
     ]
     notes: list[str] = []
@@ -948,12 +956,16 @@ def render(result: CampaignResult) -> str:
     return "\n".join(lines)
 
 
+def _slowest(result: CampaignResult) -> float:
+    return max((run.seconds for r in result.cells.values() for run in r.runs), default=0.0)
+
+
 def _mark(n: int) -> str:
     return f"[{n}]"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the campaign and print the matrix; exit 1 if any cell failed."""
+    """Run the campaign and print the matrix; exit 1 unless only known violations failed."""
     parser = argparse.ArgumentParser(prog="python -m tests.campaigns.fault_matrix")
     parser.add_argument("--profile", choices=sorted(REPETITIONS), default=None)
     parser.add_argument("--only", choices=PHASES, action="append", help="phases to run")
@@ -962,7 +974,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL)
     result = asyncio.run(run_campaign(args.profile, phases=tuple(args.only or PHASES)))
     print(render(result))
-    return 1 if result.failing() or result.leftovers else 0
+    failing = set(result.failing())
+    return 1 if failing != set(KNOWN_VIOLATIONS) & set(result.cells) or result.leftovers else 0
 
 
 if __name__ == "__main__":
