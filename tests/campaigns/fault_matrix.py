@@ -340,8 +340,11 @@ def _drop_cell(plan: Phase) -> Cell | NotApplicable:
 
 def _hangup_cell(plan: Phase) -> Cell:
     faults: tuple[dict[str, Any], ...] = ()
-    after_point = plan
-    if plan.verb is not None:
+    script = plan
+    if plan.name == "goodbye":
+        faults = ({"on": "response.create", "skip": 1, "action": "caller_hangup"},)
+        what = "as the agent is asked for its goodbye"
+    elif plan.verb is not None:
         faults, what = ({"on": plan.verb, "action": "caller_hangup"},), f"as {plan.verb} arrives"
     elif plan.name == "greeting":
         faults = ({"on": "response.create", "action": "caller_hangup"},)
@@ -350,16 +353,13 @@ def _hangup_cell(plan: Phase) -> Cell:
         faults = ({"on": "conversation.item.create", "action": "caller_hangup"},)
         what = "as the app answers the tool call"
     else:  # mid call: right after the agent's answer, instead of asking again
-        after_point = Phase(plan.name, plan.before, (HANG_UP,), plan.planned_end)
+        script = Phase(plan.name, plan.before, (HANG_UP,), plan.planned_end)
         what = "right after the agent's answer"
-    if plan.name == "goodbye":
-        faults = ({"on": "response.create", "skip": 1, "action": "caller_hangup"},)
-        what = "as the agent is asked for its goodbye"
     return Cell(
         "caller hang-up",
         plan.name,
         f"caller hangs up {what}",
-        _scenario(after_point, faults=faults),
+        _scenario(script, faults=faults),
         frozenset({"caller_hangup", "caller_gone"}),
         converses=False,
     )
@@ -421,11 +421,16 @@ def _crash_cell(plan: Phase, *, always: bool) -> Cell:
     when = crash.when.replace("during:", "during the ")
     what = f"{crash.activity} crashes {'every time' if always else 'once'}, {when}"
     if not always:
+        scenario = _scenario(plan)
+        if plan.name == "mid call":  # the caller goes on once the retried monitor is back
+            connected = {"action": "wait_for", "until": "connected"}
+            first = Phase(plan.name, (connected, *plan.before), plan.after, plan.planned_end)
+            scenario = _scenario(first, at_point=(connected,))
         return Cell(
             "activity crash once",
             plan.name,
             what,
-            _scenario(plan),
+            scenario,
             frozenset({plan.planned_end}),
             crash=crash,
             once_verb=plan.verb,
@@ -928,7 +933,8 @@ def render(result: CampaignResult) -> str:
             else:
                 text = f"{cell_result.passed}/{len(cell_result.runs)}"
                 if (fault, phase) in failing:
-                    known = " (known)" if (fault, phase) in KNOWN_VIOLATIONS else ""
+                    known = KNOWN_VIOLATIONS.get((fault, phase))
+                    known = f" (known: {known})" if known else ""
                     notes.append(
                         f"FAIL [{fault} x {phase}]{known} {cell_result.cell.what}: "
                         + "; ".join(failing[(fault, phase)])
