@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -63,6 +63,8 @@ class Counters:
     refer: int = 0
     webhook_done: int = 0
     """Set once every webhook copy has been delivered (or has given up)."""
+    connected: int = 0
+    """WebSockets attached to the call so far."""
 
 
 @dataclass
@@ -99,6 +101,12 @@ class Call:
     webhook_event_id: str = field(default_factory=lambda: new_id("evt_"))
     webhook_deliveries: int = 0
     webhook_acknowledged: int = 0
+    webhook_copies: int = 0
+    """Copies delivered or being delivered, scripted or redelivered by a fault (numbers them)."""
+    redeliver: Callable[[], Awaitable[None]] | None = None
+    """Delivers one more copy of the webhook; set by the emulator when the call is placed."""
+    fault_seen: dict[int, int] = field(default_factory=dict)
+    """Requests that matched each of the scenario's faults so far, by index."""
     created_at: float = field(default_factory=time.time)
     ended_at: float | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -218,6 +226,12 @@ class Call:
     async def broadcast(self, payload: JsonDict) -> None:
         """Send an event to every attached socket (all sockets share the call's session)."""
         await self.send_to(list(self.sockets.values()), payload)
+
+    async def redeliver_webhook(self) -> None:
+        """Deliver the webhook once more (same `webhook-id`) and wait for the app's answer."""
+        if self.redeliver is None:
+            raise RuntimeError(f"call {self.call_id} cannot redeliver its webhook")
+        await self.redeliver()
 
     def caller_hangup(self) -> bool:
         """The caller hangs up: a ringing call is cancelled (SIP 487), an active one ends."""

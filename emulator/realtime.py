@@ -12,6 +12,7 @@ from aiohttp import WSMsgType, web
 from openai.types.realtime import RealtimeClientEvent, RealtimeSessionCreateRequest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from . import faults
 from .call import Call, Socket
 from .events import (
     JsonDict,
@@ -306,6 +307,8 @@ async def handle_client_message(call: Call, socket: Socket, raw: str) -> None:
             call, socket, f"Invalid {type_} event: {message}", "invalid_value", param, payload
         )
         return
+    if not await faults.on_client_event(call, type_):
+        return  # lost with its socket, or with the call
     await HANDLERS.get(type_, _ignore)(call, socket, payload)
 
 
@@ -330,6 +333,7 @@ async def serve_socket(request: web.Request, call: Call) -> web.WebSocketRespons
         ),
     )
     call.sockets[socket.socket_id] = socket
+    call.counters.connected += 1
     await call.notify()
     try:
         async for message in ws:

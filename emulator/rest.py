@@ -9,13 +9,13 @@ an accepted call → 409 `call_already_accepted`, refer/hangup of a ringing call
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 from typing import Any
 
 from .call import Call, CallState, EndReason
 from .errors import ApiError
 from .events import JsonDict
+from .faults import status_error
 from .realtime import DEFAULT_SESSION, merge, session_problem
 
 _TARGET_URI = re.compile(r"^(tel|sips?):\S+$")
@@ -74,23 +74,7 @@ async def accept(call: Call, body: JsonDict) -> None:
     if faults.delay_seconds:
         await asyncio.sleep(faults.delay_seconds)
     if faults.fail_status is not None and call.accept_attempts <= faults.fail_times:
-        if faults.fail_status == 429:
-            raise ApiError(
-                429,
-                "Requests to the Realtime calls API have exceeded the rate limit. Retry later.",
-                code="rate_limit_exceeded",
-                error_type="rate_limit_error",
-                headers={
-                    "retry-after": str(math.ceil(faults.retry_after_seconds)),
-                    "retry-after-ms": str(round(faults.retry_after_seconds * 1000)),
-                },
-            )
-        raise ApiError(
-            faults.fail_status,
-            "The server had an error while processing your request.",
-            code="server_error",
-            error_type="server_error",
-        )
+        raise status_error(faults.fail_status, faults.retry_after_seconds)
     # No await between this check and the state change: of two racing accepts exactly one wins.
     if call.state is CallState.ACTIVE:
         raise ApiError(

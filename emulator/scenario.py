@@ -1,8 +1,9 @@
 """Declarative call scripts: TOML files loaded into typed, validated dataclasses.
 
 A scenario scripts the caller (what they say, when they hang up), the model (what it answers,
-which tools it calls) and the faults of the service (webhook, accept, REFER). The file format is
-documented in emulator/README.md; errors name the offending field, e.g. ``steps[2].seconds``.
+which tools it calls) and the faults of the service (webhook, accept, REFER, and ``[[faults]]``
+aimed at any request the app makes). The file format is documented in emulator/README.md; errors
+name the offending field, e.g. ``steps[2].seconds``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,32 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, TypeAlias, TypeVar, cast, get_args
 
-WaitUntil: TypeAlias = Literal["accepted", "response_done", "tool_output", "refer", "webhook_done"]
+WaitUntil: TypeAlias = Literal[
+    "accepted", "response_done", "tool_output", "refer", "webhook_done", "connected"
+]
 FailStatus: TypeAlias = Literal[429, 500, 503]
+RestVerb: TypeAlias = Literal["accept", "reject", "refer", "hangup"]
+ClientEventType: TypeAlias = Literal[
+    "session.update",
+    "response.create",
+    "conversation.item.create",
+    "response.cancel",
+    "input_audio_buffer.clear",
+    "output_audio_buffer.clear",
+]
+FaultTrigger: TypeAlias = RestVerb | Literal["connect"] | ClientEventType
+"""What a fault lies in wait for: a call-control request, the WebSocket handshake, or a client
+event the app sends (one of the types the emulator handles)."""
+FaultAction: TypeAlias = Literal[
+    "status", "timeout", "reset", "caller_hangup", "drop_sockets", "redeliver_webhook"
+]
+REST_VERBS: tuple[str, ...] = get_args(RestVerb)
+CLIENT_EVENT_TYPES: tuple[str, ...] = get_args(ClientEventType)
+FAULT_TRIGGERS: tuple[str, ...] = (*REST_VERBS, "connect", *CLIENT_EVENT_TYPES)
+FAULT_ACTIONS: tuple[str, ...] = get_args(FaultAction)
+HTTP_ONLY_ACTIONS = frozenset({"status", "timeout", "reset"})
+"""Actions that answer (or withhold the answer to) an HTTP request: not for client events."""
+MAX_HOLD_SECONDS = 600.0
 
 _T = TypeVar("_T")
 
@@ -89,6 +114,11 @@ class DropSockets:
 
 
 @dataclass(frozen=True)
+class RedeliverWebhook:
+    """The gateway delivers the call's webhook once more (same `webhook-id`), and waits for it."""
+
+
+@dataclass(frozen=True)
 class Repeat:
     """Run `steps` `times` times (for long calls)."""
 
@@ -96,7 +126,7 @@ class Repeat:
     steps: tuple[Step, ...]
 
 
-Step: TypeAlias = Wait | WaitFor | Say | Respond | Hangup | DropSockets | Repeat
+Step: TypeAlias = Wait | WaitFor | Say | Respond | Hangup | DropSockets | RedeliverWebhook | Repeat
 
 
 @dataclass(frozen=True)
@@ -141,6 +171,28 @@ class ReferBehaviour:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """One injected fault: it lets `skip` matching requests through, then hits the next `times`.
+
+    `on` is a call-control verb, ``connect`` (the WebSocket handshake) or a client event type.
+    `action`: ``status`` answers `status` instead of carrying the request out; ``timeout`` holds
+    the request `seconds` (not scaled by the time scale), then carries it out; ``reset`` closes
+    the TCP connection without an answer and does not carry it out; ``caller_hangup``,
+    ``drop_sockets`` and ``redeliver_webhook`` do that first, then carry the request out (a client
+    event is lost with its socket, or with the call). The last three are the only ones allowed on
+    client events.
+    """
+
+    on: FaultTrigger
+    action: FaultAction
+    status: FailStatus | None = None
+    retry_after_seconds: float = 0.1
+    seconds: float = 0.0
+    skip: int = 0
+    times: int = 1
+
+
+@dataclass(frozen=True)
 class Expectation:
     """How the call should end if the app behaves; unset fields are not checked."""
 
@@ -162,6 +214,7 @@ class Scenario:
     refer: ReferBehaviour
     steps: tuple[Step, ...]
     expect: Expectation
+    faults: tuple[Fault, ...] = ()
 
 
 def _scenario_dir() -> Path:
@@ -203,6 +256,7 @@ def parse_scenario(name: str, data: Mapping[str, object]) -> Scenario:
             refer=_refer(top.table("refer")),
             steps=_steps(top.tables("steps")),
             expect=_expect(top.table("expect")),
+            faults=tuple(_fault(t) for t in top.tables("faults")),
         )
         top.done()
     except ScenarioError as exc:
@@ -329,6 +383,54 @@ def _refer(t: _Table) -> ReferBehaviour:
     return behaviour
 
 
+def _fault(t: _Table) -> Fault:
+    on = t.get("on", str, "")
+    if on not in FAULT_TRIGGERS:
+        raise ScenarioError(f"{t.path('on')} must be one of {list(FAULT_TRIGGERS)}, got {on!r}")
+    action = t.get("action", str, "")
+    if action not in FAULT_ACTIONS:
+        raise ScenarioError(
+            f"{t.path('action')} must be one of {list(FAULT_ACTIONS)}, got {action!r}"
+        )
+    if on in CLIENT_EVENT_TYPES and action in HTTP_ONLY_ACTIONS:
+        raise ScenarioError(
+            f"{t.path('action')} {action!r} needs an HTTP request: 'on' must be a verb or "
+            f"'connect', got {on!r}"
+        )
+    status = t.get("status", int, 0) or None
+    allowed = get_args(FailStatus)
+    if (action == "status") != (status is not None):
+        raise ScenarioError(f"{t.path('status')} is required for action 'status', and only there")
+    if status is not None and status not in allowed:
+        raise ScenarioError(f"{t.path('status')} must be one of {list(allowed)}, got {status}")
+    if t.has("retry_after_seconds") and status != 429:
+        raise ScenarioError(f"{t.path('retry_after_seconds')} only applies to status 429")
+    if (action == "timeout") != t.has("seconds"):
+        raise ScenarioError(f"{t.path('seconds')} is required for action 'timeout', and only there")
+    seconds = t.number("seconds", 0.0)
+    if action == "timeout" and not 0 < seconds <= MAX_HOLD_SECONDS:
+        raise ScenarioError(
+            f"{t.path('seconds')} must be > 0 and <= {MAX_HOLD_SECONDS}, got {seconds}"
+        )
+    skip = t.get("skip", int, 0)
+    times = t.get("times", int, 1)
+    if skip < 0:
+        raise ScenarioError(f"{t.path('skip')} must be >= 0, got {skip}")
+    if times < 1:
+        raise ScenarioError(f"{t.path('times')} must be >= 1, got {times}")
+    fault = Fault(
+        on=cast("FaultTrigger", on),
+        action=cast("FaultAction", action),
+        status=cast("FailStatus | None", status),
+        retry_after_seconds=t.number("retry_after_seconds", 0.1),
+        seconds=seconds,
+        skip=skip,
+        times=times,
+    )
+    t.done()
+    return fault
+
+
 def _expect(t: _Table) -> Expectation:
     expectation = Expectation(
         state=t.optional_str("state"),
@@ -394,6 +496,8 @@ def _step(t: _Table) -> Step:
             step = Hangup()
         case "drop_sockets":
             step = DropSockets()
+        case "redeliver_webhook":
+            step = RedeliverWebhook()
         case "repeat":
             times = t.get("times", int, 0)
             if times < 1:
@@ -402,7 +506,7 @@ def _step(t: _Table) -> Step:
         case _:
             raise ScenarioError(
                 f"{t.path('action')} must be one of wait, wait_for, say, respond, hangup, "
-                f"drop_sockets, repeat; got {action!r}"
+                f"drop_sockets, redeliver_webhook, repeat; got {action!r}"
             )
     t.done()
     return step

@@ -11,7 +11,18 @@ from typing import assert_never
 from .call import Call, CallState, Counters
 from .events import caller_speech_events
 from .realtime import auto_responds, respond
-from .scenario import DropSockets, Hangup, ModelTurn, Repeat, Respond, Say, Step, Wait, WaitFor
+from .scenario import (
+    DropSockets,
+    Hangup,
+    ModelTurn,
+    RedeliverWebhook,
+    Repeat,
+    Respond,
+    Say,
+    Step,
+    Wait,
+    WaitFor,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +92,8 @@ class _Runner:
                 call.caller_hangup()
             case DropSockets():
                 call.drop_sockets()
+            case RedeliverWebhook():
+                await call.redeliver_webhook()
             case Repeat(times, steps):
                 for round_ in range(times):
                     await self.run(steps, f"{path}.steps#{round_}")

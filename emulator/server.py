@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -13,7 +14,7 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
-from . import rest
+from . import faults, rest
 from .call import Call, CallState, EndReason, TimelineListener
 from .config import EmulatorConfig
 from .errors import ApiError
@@ -21,7 +22,7 @@ from .events import JsonDict, new_id
 from .realtime import AUTH_KIND, serve_socket
 from .scenario import SCENARIOS, Scenario, ScenarioError, load_scenario
 from .script import run_script
-from .webhook import deliver
+from .webhook import deliver, redeliver
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class Emulator:
             time_scale=scale,
             listener=self._listener,
         )
+        call.redeliver = functools.partial(redeliver, self._http, call, self.config)
         self.calls[call.call_id] = call
         call.record(
             "state",
@@ -208,6 +210,12 @@ class Emulator:
                     error_type="invalid_request_error",
                 )
             response = await handler(request)
+        except faults.ConnectionReset:
+            # Close the connection without a word; nothing is written, so record no status.
+            if request.transport is not None:
+                request.transport.abort()
+            self._record_request(request, auth, body, None)
+            return web.Response(status=204)  # never written: the transport is gone
         except ApiError as exc:
             response = exc.response()
         except web.HTTPException as exc:
@@ -215,19 +223,22 @@ class Emulator:
                 exc.status, exc.reason, code=exc.reason.lower().replace(" ", "_")
             ).response()
         if api and not isinstance(response, web.WebSocketResponse):  # sockets record themselves
-            call = self.calls.get(
-                request.match_info.get("call_id") or request.query.get("call_id", "")
-            )
-            if call is not None:
-                call.record(
-                    "request",
-                    method=request.method,
-                    path=request.path,
-                    auth=auth,
-                    body=body,
-                    status=response.status,
-                )
+            self._record_request(request, auth, body, response.status)
         return response
+
+    def _record_request(
+        self, request: web.Request, auth: str, body: Any, status: int | None
+    ) -> None:
+        call = self.calls.get(request.match_info.get("call_id") or request.query.get("call_id", ""))
+        if call is not None:
+            call.record(
+                "request",
+                method=request.method,
+                path=request.path,
+                auth=auth,
+                body=body,
+                status=status,
+            )
 
     def _authorized(self, request: web.Request) -> bool:
         key = self.config.api_key.encode()
@@ -248,7 +259,9 @@ class Emulator:
                 404, f"Unknown operation {request.match_info['verb']!r}.", code="not_found"
             )
         call = self._call(request.match_info["call_id"])
-        await verb(call, await _json_object(request, required=False))
+        body = await _json_object(request, required=False)
+        await faults.before_request(call, request.match_info["verb"], _waiting(request))
+        await verb(call, body)
         return web.Response(status=200)
 
     async def _realtime(self, request: web.Request) -> web.StreamResponse:
@@ -261,6 +274,7 @@ class Emulator:
                 param="call_id",
             )
         call = self._call(call_id)
+        await faults.before_request(call, "connect", _waiting(request))
         if call.state is not CallState.ACTIVE:
             raise rest.not_found(call_id, f"is not active ({call.state.value})")
         return await serve_socket(request, call)
@@ -331,6 +345,16 @@ class Emulator:
     async def _drop_sockets(self, request: web.Request) -> web.Response:
         dropped = self._call(request.match_info["call_id"]).drop_sockets()
         return web.json_response({"dropped": dropped})
+
+
+def _waiting(request: web.Request) -> Callable[[], bool]:
+    """Whether the client is still connected, waiting for its answer."""
+
+    def waiting() -> bool:
+        transport = request.transport
+        return transport is not None and not transport.is_closing()
+
+    return waiting
 
 
 def _auth_kind(request: web.Request) -> str:

@@ -68,14 +68,25 @@ async def deliver(session: aiohttp.ClientSession, call: Call, config: EmulatorCo
     body = incoming_body(call)
     faults = call.scenario.webhook
     first = [
-        _deliver_copy(session, call, config, body, copy) for copy in range(1, faults.concurrent + 1)
+        _deliver_copy(session, call, config, body, _next_copy(call))
+        for _ in range(faults.concurrent)
     ]
     await asyncio.gather(*first)
-    for copy in range(faults.concurrent + 1, faults.copies + 1):
+    for _ in range(faults.concurrent, faults.copies):
         await asyncio.sleep(faults.duplicate_delay_seconds)
-        await _deliver_copy(session, call, config, body, copy)
+        await _deliver_copy(session, call, config, body, _next_copy(call))
     call.counters.webhook_done += 1
     await call.notify()
+
+
+async def redeliver(session: aiohttp.ClientSession, call: Call, config: EmulatorConfig) -> None:
+    """One more copy, now (a fault or a script step): same id and body, retried like the rest."""
+    await _deliver_copy(session, call, config, incoming_body(call), _next_copy(call))
+
+
+def _next_copy(call: Call) -> int:
+    call.webhook_copies += 1
+    return call.webhook_copies
 
 
 async def _deliver_copy(

@@ -4,6 +4,10 @@
 default otherwise) runs a few hundred examples; ``full`` runs thousands and is for a deliberate
 sweep: ``HYPOTHESIS_PROFILE=full scripts/test tests/campaigns``. The profile applies only to the
 campaign tests (through :data:`CAMPAIGN`), never to hypothesis tests elsewhere in the suite.
+
+The fault campaign (``fault_matrix.py``, ``test_fault_matrix.py``) reads the same profile name
+through :func:`campaign_profile`: ``ci`` and ``dev`` run every cell of its matrix once, ``full``
+three times (``fault_matrix.REPETITIONS``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ What it emulates (from the azure-functions-durable 1.7 SDK and the Durable exten
 * Activities: input decoded and output encoded by the worker's ``ActivityTriggerConverter``;
   ``async def`` activities run on the host's loop, sync ones in a thread like the worker does.
   A raising activity becomes TaskFailed with the extension's ``Reason`` text.
+* Injected activity crashes (``fail_activity``): at the activity boundary, an invocation fails
+  with :class:`ActivityCrash` before the activity runs, after it ran (its effects happened, its
+  result is lost), or while it runs (cancelled when a trigger the test gives completes). Nothing in
+  the app is patched; Durable's retries and the orchestrator's failure path see a real TaskFailed.
 * The Durable HTTP API (see ``durable_api``) on 127.0.0.1, so the SDK's real
   ``DurableOrchestrationClient`` works unchanged against ``client_binding()``.
 * Replay determinism: actions already acted on must be emitted again, identically, on every
@@ -37,7 +41,7 @@ import socket
 import traceback
 import uuid
 import weakref
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -107,6 +111,46 @@ class UnknownFunctionError(ValueError):
 
 class UnsupportedActionError(RuntimeError):
     """The orchestrator used an action this host does not emulate."""
+
+
+class ActivityCrash(RuntimeError):
+    """What an injected crash (``DurableTestHost.fail_activity``) fails an activity with."""
+
+
+CrashWhen = Literal["before", "after"] | Callable[[], Awaitable[object]]
+"""``before`` the activity runs, ``after`` it ran, or while it runs once the awaitable completes."""
+
+
+@dataclass
+class ActivityFault:
+    """Crashes armed by ``fail_activity``; ``crashed`` counts the invocations that failed."""
+
+    name: str
+    times: int | None
+    """How many invocations to crash; ``None``: every one (the activity is broken)."""
+    when: CrashWhen
+    instance_id: str | None = None
+    match: Callable[[Any], bool] | None = None
+    crashed: int = 0
+
+    def armed_for(self, name: str, instance_id: str, value: Any) -> bool:
+        """Whether this invocation (``name``, ``instance_id``, input ``value``) is to crash."""
+        return (
+            name == self.name
+            and (self.times is None or self.crashed < self.times)
+            and self.instance_id in (None, instance_id)
+            and (self.match is None or self.match(value))
+        )
+
+    def crash(self) -> ActivityCrash:
+        """Count one crash and return the exception to fail the invocation with."""
+        self.crashed += 1
+        return ActivityCrash(f"injected crash #{self.crashed} of {self.name} ({self.when_text})")
+
+    @property
+    def when_text(self) -> str:
+        """``before``, ``after`` or ``during``."""
+        return self.when if isinstance(self.when, str) else "during"
 
 
 @dataclass
@@ -213,6 +257,8 @@ class DurableTestHost:
         self.dedupe_running = overridable_existing_instance_states == "NonRunningStates"
         self.raise_on_problems = raise_on_problems
         self.instances: dict[str, InstanceView] = {}
+        self.starts: dict[str, int] = {}
+        """How many times each instance id was started (a restart replaces its view)."""
         self.entities: dict[str, EntityView] = {}
         self.problems: list[str] = []
         self._orchestrators: dict[str, Callable[[Any], str]] = {}
@@ -233,6 +279,7 @@ class DurableTestHost:
             elif trigger["type"] == "entityTrigger":
                 self._entity_handlers[name.lower()] = function.get_user_function()
         self._calls: dict[str, list[Any]] = {}
+        self._faults: list[ActivityFault] = []
         self._runtimes: dict[str, _Runtime] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
@@ -329,6 +376,66 @@ class DurableTestHost:
         assert isinstance(response, func.HttpResponse), f"{function_name} returned {response!r}"
         return response
 
+    # ---------------------------------------------------------------------- fault injection
+
+    def fail_activity(
+        self,
+        name: str,
+        *,
+        times: int | None = 1,
+        when: CrashWhen = "before",
+        instance_id: str | None = None,
+        match: Callable[[Any], bool] | None = None,
+    ) -> ActivityFault:
+        """Make invocations of activity ``name`` fail with :class:`ActivityCrash`.
+
+        ``times`` invocations crash (``None``: all of them), only for ``instance_id`` and inputs
+        ``match`` accepts when given. ``when="before"``: the activity does not run;
+        ``"after"``: it runs to the end and its result is thrown away; an awaitable factory: the
+        activity runs, and if the awaitable completes first the activity is cancelled and fails
+        (if the activity finishes first, that invocation is not crashed). Returns the armed fault.
+        """
+        if times is not None and times < 1:
+            raise ValueError(f"times must be >= 1 or None, got {times}")
+        if name not in self._activities:
+            raise ValueError(f"{name!r} is not an activity of this app: {sorted(self._activities)}")
+        fault = ActivityFault(name, times, when, instance_id, match)
+        self._faults.append(fault)
+        return fault
+
+    def _armed_fault(self, name: str, instance_id: str, value: Any) -> ActivityFault | None:
+        return next((f for f in self._faults if f.armed_for(name, instance_id, value)), None)
+
+    async def _invoke_activity(
+        self, function: Callable[..., Any], parameter: str, value: Any, fault: ActivityFault | None
+    ) -> Any:
+        """Run the activity like the worker, with the injected crash ``fault`` if any."""
+
+        async def run() -> Any:
+            if inspect.iscoroutinefunction(function):
+                return await function(**{parameter: value})
+            return await asyncio.to_thread(function, **{parameter: value})
+
+        if fault is None:
+            return await run()
+        if fault.when == "before":
+            raise fault.crash()
+        if fault.when == "after":
+            await run()
+            raise fault.crash()
+        activity = asyncio.ensure_future(run())
+        trigger = asyncio.ensure_future(fault.when())
+        try:
+            await asyncio.wait({activity, trigger}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            trigger.cancel()
+            if not activity.done():
+                activity.cancel()
+        if activity.cancelled() or not activity.done():
+            await asyncio.gather(activity, return_exceptions=True)
+            raise fault.crash()
+        return activity.result()
+
     # ------------------------------------------------------------------------ observation
 
     def activity_calls(self, name: str) -> list[Any]:
@@ -364,6 +471,17 @@ class DurableTestHost:
             ) from None
         return self.instances[instance_id]
 
+    def busy(self) -> list[str]:
+        """What is still going on: instances not yet terminal, and activities still running."""
+        found = []
+        for instance_id, runtime in self._runtimes.items():
+            status = runtime.view.runtime_status
+            if status not in TERMINAL:
+                found.append(f"{instance_id}: {status.value}")
+            if runtime.activities:
+                found.append(f"{instance_id}: {len(runtime.activities)} activities running")
+        return found
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
@@ -396,6 +514,7 @@ class DurableTestHost:
                 )
             self._discard(existing)
         view = InstanceView(instance_id, orchestrator, wire_input)
+        self.starts[instance_id] = self.starts.get(instance_id, 0) + 1
         runtime = _Runtime(view, self._orchestrators[orchestrator])
         self._begin_execution(runtime, wire_input)
         self.instances[instance_id] = view
@@ -692,11 +811,9 @@ class DurableTestHost:
         )
         self._calls.setdefault(name, []).append(value)
         self._notify()
+        fault = self._armed_fault(name, instance_id, value)
         try:
-            if inspect.iscoroutinefunction(function):
-                result = await function(**{parameter: value})
-            else:
-                result = await asyncio.to_thread(function, **{parameter: value})
+            result = await self._invoke_activity(function, parameter, value, fault)
             encoded = ActivityTriggerConverter.encode(result, expected_type=None).value
             outcome = event(_H.TASK_COMPLETED, TaskScheduledId=task_id, Result=encoded)
         except Exception as exc:

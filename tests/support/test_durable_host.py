@@ -16,7 +16,7 @@ import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
-from .durable_host import DurableTestHost, InstanceView
+from .durable_host import ActivityCrash, DurableTestHost, InstanceView
 
 Status = df.OrchestrationRuntimeStatus
 Orchestration = Generator[Any, Any, Any]
@@ -187,6 +187,19 @@ def entity_user(context: df.DurableOrchestrationContext) -> Orchestration:
     return {"seen": seen}
 
 
+@bp.activity_trigger(input_name="key")
+async def effect(key: str) -> str:
+    """Counts its runs, so a test can tell a crash before the work from one after it."""
+    attempts[key] = attempts.get(key, 0) + 1
+    return f"{key} ran {attempts[key]}"
+
+
+@bp.orchestration_trigger(context_name="context")
+def retrying_effect(context: df.DurableOrchestrationContext) -> Orchestration:
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=20, max_number_of_attempts=3)
+    return (yield context.call_activity_with_retry("effect", options, given(context)))
+
+
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(bp)
 
@@ -308,6 +321,67 @@ async def test_retry_exhausts_attempts_and_fails_the_orchestration(host: Durable
     assert view.runtime_status is Status.Failed
     assert "attempt 3 of retry-never-9 failed" in view.output
     assert len(host.activity_calls("flaky")) == 3
+
+
+@pytest.mark.parametrize(("when", "runs"), [("before", 1), ("after", 2)])
+async def test_a_crash_once_is_retried_and_after_means_the_work_was_done(
+    host: DurableTestHost, when: str, runs: int
+) -> None:
+    key = f"crash-once-{when}"
+    fault = host.fail_activity("effect", when=when, instance_id=key)  # type: ignore[arg-type]
+    other = host.start("retrying_effect", f"untouched-{when}")
+    view = await host.wait_for_completion(host.start("retrying_effect", key, instance_id=key))
+    assert view.runtime_status is Status.Completed
+    assert view.output == f"{key} ran {runs}"
+    assert fault.crashed == 1
+    assert host.starts[key] == 1
+    failed = [e for e in view.history if e["EventType"] == 6]
+    assert len(failed) == 1
+    assert "ActivityCrash: injected crash #1 of effect" in failed[0]["Reason"]
+    assert (await host.wait_for_completion(other)).output == f"untouched-{when} ran 1"
+    assert host.busy() == []
+
+
+async def test_a_crash_always_exhausts_the_retries(host: DurableTestHost) -> None:
+    fault = host.fail_activity("effect", times=None, match=lambda key: key == "always")
+    view = await host.wait_for_completion(host.start("retrying_effect", "always"))
+    assert view.runtime_status is Status.Failed
+    assert "ActivityCrash: injected crash #3 of effect (before)" in view.output
+    assert fault.crashed == 3
+    assert "always" not in attempts  # never ran
+
+
+async def test_a_crash_during_cancels_the_running_activity(host: DurableTestHost) -> None:
+    trip = asyncio.Event()
+    fault = host.fail_activity("slow", when=trip.wait)
+    instance_id = host.start("race", "crash-during")
+    await host.wait_until(lambda: len(host.activity_calls("slow")) == 1)
+    trip.set()
+    view = await host.wait_for_completion(instance_id)
+    assert view.output == "work"  # task_any: the failed activity wins the race
+    failed = [e for e in view.history if e["EventType"] == 6]
+    assert "injected crash #1 of slow (during)" in failed[0]["Reason"]
+    assert fault.crashed == 1
+
+
+async def test_a_crash_during_that_never_trips_lets_the_activity_finish(
+    host: DurableTestHost,
+) -> None:
+    fault = host.fail_activity("slow", when=asyncio.Event().wait)
+    instance_id = host.start("race", "finishes")
+    await host.wait_until(lambda: len(host.activity_calls("slow")) == 1)
+    gate.setdefault("finishes", asyncio.Event()).set()
+    assert (await host.wait_for_completion(instance_id)).output == "work"
+    assert fault.crashed == 0
+
+
+def test_fail_activity_refuses_unknown_activities_and_bad_counts() -> None:
+    local = DurableTestHost(app)
+    with pytest.raises(ValueError, match="'nope' is not an activity"):
+        local.fail_activity("nope")
+    with pytest.raises(ValueError, match="times must be >= 1"):
+        local.fail_activity("effect", times=0)
+    assert issubclass(ActivityCrash, RuntimeError)
 
 
 async def test_timers_use_the_real_clock_and_cancelled_timers_are_harmless(
