@@ -854,6 +854,7 @@ def campaign_settings(emulator: Emulator) -> dict[str, str]:
         "TRANSFER_VERIFY_SECONDS": "5",
         "MONITOR_SLICE_SECONDS": "60",
         "CALLER_BLOCKLIST": BLOCKED_NUMBER,
+        "MAX_CONCURRENT_CALLS": "500",  # every cell's call is live at once
     }
 
 
