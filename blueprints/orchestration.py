@@ -16,7 +16,12 @@ import azure.durable_functions as df
 from activities import names
 from blueprints.slots import SLOTS
 from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE, greeting_instruction
-from switchboard.call_control import RING_TIMEOUT_CODE, ControlResult, Outcome
+from switchboard.call_control import (
+    RING_TIMEOUT_CODE,
+    UNCONFIRMED_CODE,
+    ControlResult,
+    Outcome,
+)
 from switchboard.operator import OperatorCommand
 from switchboard.policy import Decision
 from switchboard.realtime.monitor import MonitorOutcome, MonitorRequest, MonitorResult
@@ -56,6 +61,7 @@ class CallFlow:
         self.record = CallRecord(call_id=self.call_id, received_at=self._now())
         self.ring_deadline = self._now_dt() + timedelta(seconds=self.plan.ring_timeout_seconds)
         self.holds_slot = False
+        self.unconfirmed_refer: str | None = None
         self.step = names.SCREEN_CALL
         self.operator = context.wait_for_external_event(names.OPERATOR_EVENT)
         self.verify_timer: Any = None
@@ -69,8 +75,7 @@ class CallFlow:
         except Exception as error:  # an activity failed for good: end the call, keep the record
             self.record.errors.append(f"{self.step}: {str(error).splitlines()[0][:300]}")
             failed_step = self.step
-            if self.record.accepted_at is not None:
-                yield from self._hang_up_after_failure()
+            yield from self._leave_after_failure()
             self._end(f"error:{failed_step}")
         if self.holds_slot:
             self.ctx.signal_entity(SLOTS, "release", self.call_id)
@@ -79,7 +84,8 @@ class CallFlow:
     def _run(self) -> Steps:
         self._phase(Phase.SCREENING)
         request = {"call": self.call.to_dict(), "at": self._now()}
-        decision = Decision.from_dict((yield self.ctx.call_activity(names.SCREEN_CALL, request)))
+        screen = self.ctx.call_activity_with_retry(names.SCREEN_CALL, self.retry, request)
+        decision = Decision.from_dict((yield screen))
         if decision.accept and not (yield from self._take_slot()):
             decision = Decision(False, EndReason.BUSY, decision.caller, decision.callee, BUSY_HERE)
         self.record.screened(decision)
@@ -117,13 +123,18 @@ class CallFlow:
         return self.holds_slot
 
     def _reject(self, sip_status: int | None, planned: EndReason) -> Steps:
-        """Refuse the call; a late accept that won the race is hung up instead."""
+        """Refuse the call and end with ``planned`` (or why the refusal failed)."""
+        result = yield from self._refuse(sip_status)
+        self._end(self._reason(result, planned, "reject"))
+
+    def _refuse(self, sip_status: int | None) -> Generator[Any, Any, ControlResult]:
+        """Reject; if an accept of ours got there first (409), hang up instead."""
         request = {"call_id": self.call_id, "sip_status": sip_status}
         result = yield from self._control(names.REJECT_CALL, request)
-        if planned is EndReason.RING_TIMEOUT and result.outcome is Outcome.REFUSED:
+        if result.outcome is Outcome.REFUSED and result.status == 409:
             yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
-            result = ControlResult(Outcome.OK)
-        self._end(self._reason(result, planned, "reject"))
+            return ControlResult(Outcome.OK)
+        return result
 
     def _accept(self, after_hours: bool) -> Generator[Any, Any, ControlResult | None]:
         """Accept, racing the ring limit; ``None`` when the limit came first."""
@@ -188,7 +199,7 @@ class CallFlow:
                 target = self.plan.target_for(result.department)
             elif leaving is EndReason.TRANSFERRED and self.verify_timer is None:
                 self._transfer_not_completed()  # the verify slice ran out, the caller still here
-                leaving, target = None, self._untried_fallback()
+                leaving, target = None, self._next_target()
                 speak = speak or TRANSFER_FAILED_LINE
             if result.outcome is MonitorOutcome.TRANSFER_REQUESTED or target is not None:
                 if (yield from self._refer(target)):
@@ -223,14 +234,23 @@ class CallFlow:
         request = {"call_id": self.call_id, "target_uri": target}
         result = yield from self._control(names.REFER_CALL, request)
         if result.outcome is Outcome.OK:
-            self.record.transfer_outcome("referred")
+            unconfirmed = result.code == UNCONFIRMED_CODE
+            self.unconfirmed_refer = target if unconfirmed else None
+            self.record.transfer_outcome("unconfirmed" if unconfirmed else "referred")
             return True
         self.record.transfer_outcome(f"refused:{result.status}")
         self._phase(Phase.ACTIVE)
         return False
 
-    def _untried_fallback(self) -> str | None:
-        """The fallback target, once per call, after a transfer that did not complete."""
+    def _next_target(self) -> str | None:
+        """Where to try after a transfer that did not complete, if anywhere.
+
+        The same target again if its REFER got no answer (it may never have arrived), else the
+        fallback, once per call.
+        """
+        if self.unconfirmed_refer is not None:
+            target, self.unconfirmed_refer = self.unconfirmed_refer, None
+            return target
         fallback = self.plan.transfer_fallback
         if fallback is None or any(t["target"] == fallback for t in self.record.transfers):
             return None
@@ -242,12 +262,15 @@ class CallFlow:
         self._cancel_verify_timer()
         self._phase(Phase.ACTIVE)
 
-    def _hang_up_after_failure(self) -> Steps:
-        """Best effort, so a caller is never left talking to nobody."""
+    def _leave_after_failure(self) -> Steps:
+        """Best effort, so a caller is never left talking to nobody, nor ringing for nothing."""
         try:
-            yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
+            if self.record.accepted_at is not None:
+                yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
+            elif self.record.end_reason is None:
+                yield from self._refuse(TEMPORARILY_UNAVAILABLE)
         except Exception as error:  # recorded: the record must still be written
-            self.record.errors.append(f"hangup after failure: {str(error).splitlines()[0][:300]}")
+            self.record.errors.append(f"leaving after failure: {str(error).splitlines()[0][:300]}")
 
     def _monitor(self, speak: str | None, seconds: int | None = None, converse: bool = True) -> Any:
         """Schedule a slice; it ends by the next time limit (wrap-up, then the hard end)."""

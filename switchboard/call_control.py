@@ -4,6 +4,8 @@ Durable's Python ``RetryOptions`` retries every exception alike, so the split is
 transient failures (429, 5xx, timeouts, connection errors) raise :class:`TransientCallError` for
 Durable to retry; "the call is gone" (404) and other permanent refusals (400, 401, 403, ...) are
 returned as a typed :class:`ControlResult`, which the orchestrator turns into an end reason.
+A request that got no answer may have been carried out: reject and hang-up are sent once more at
+once (a 404 then means the first one worked), a REFER is never sent twice (see ``run_control``).
 """
 
 from __future__ import annotations
@@ -50,9 +52,15 @@ class TransientCallError(Exception):
     """Worth retrying: the service was busy, failing or unreachable."""
 
 
+class _MaybeDone(TransientCallError):
+    """No answer (timeout, connection lost): the request may or may not have been carried out."""
+
+
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 RING_TIMEOUT_CODE = "ring_timeout"
 """The code of an accept not sent because the ring limit had passed (a late Durable retry)."""
+UNCONFIRMED_CODE = "unconfirmed"
+"""The code of a REFER whose answer was lost: the transfer check decides whether it happened."""
 
 
 async def run_control(
@@ -61,17 +69,41 @@ async def run_control(
     request: Callable[[], Awaitable[object]],
     *,
     done_already: int | None = None,
+    resend: bool = True,
 ) -> ControlResult:
     """Run one SDK call-control request and classify its result.
 
     ``done_already`` names the status that means an earlier attempt of ours succeeded (409 on
     accept: Durable runs activities at least once, and only this call's orchestration accepts it).
+    A request that got no answer may have been carried out. With ``resend`` it is sent once more
+    at once, and a 404 then means the first one ended the call (reject, hang-up); without, it
+    counts as sent but unconfirmed (REFER: a second one would transfer the caller twice).
     """
+    try:
+        return await _attempt(action, call_id, request, done_already)
+    except _MaybeDone:
+        if not resend:
+            logger.warning("%s of call %s is unconfirmed: not sent again", action, call_id)
+            return ControlResult(Outcome.OK, None, UNCONFIRMED_CODE)
+        logger.warning("%s of call %s may have been done: sending it again", action, call_id)
+        result = await _attempt(action, call_id, request, done_already)
+        if result.outcome is Outcome.CALL_GONE and done_already is None:
+            logger.info("%s of call %s: gone, so the first attempt was done", action, call_id)
+            return ControlResult(Outcome.OK, result.status, result.code)
+        return result
+
+
+async def _attempt(
+    action: str,
+    call_id: str,
+    request: Callable[[], Awaitable[object]],
+    done_already: int | None,
+) -> ControlResult:
     try:
         await request()
     except (openai.APIConnectionError, openai.APITimeoutError) as error:
         logger.warning("%s of call %s could not reach the service: %s", action, call_id, error)
-        raise TransientCallError(f"{action}: {type(error).__name__}") from error
+        raise _MaybeDone(f"{action}: {type(error).__name__}") from error
     except openai.APIStatusError as error:
         code = _error_code(error)
         if error.status_code == done_already:
@@ -124,7 +156,10 @@ class CallControl:
     async def refer(self, call_id: str, target_uri: str) -> ControlResult:
         """Ask the SIP provider to transfer the caller; 200 means relayed, not completed."""
         return await run_control(
-            "refer", call_id, lambda: self._calls.refer(call_id, target_uri=target_uri)
+            "refer",
+            call_id,
+            lambda: self._calls.refer(call_id, target_uri=target_uri),
+            resend=False,
         )
 
     async def hangup(self, call_id: str) -> ControlResult:
