@@ -6,6 +6,7 @@ live calls. Anything else that breaks the socket is a drop, which a new connecti
 
 from __future__ import annotations
 
+import asyncio
 import json
 from types import TracebackType
 from typing import Any
@@ -35,13 +36,14 @@ class RealtimeChannel:
 
     async def __aenter__(self) -> RealtimeChannel:
         try:
-            self._ws = await self._http.ws_connect(
-                self._url,
-                headers=self._headers,
-                timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
-                heartbeat=20.0,
-                max_msg_size=16 * 1024 * 1024,
-            )
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_SECONDS):  # not the session's 300 s
+                self._ws = await self._http.ws_connect(
+                    self._url,
+                    headers=self._headers,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                    heartbeat=20.0,
+                    max_msg_size=16 * 1024 * 1024,
+                )
         except aiohttp.WSServerHandshakeError as error:
             if error.status in _ENDED_STATUSES:
                 raise CallEnded(f"socket refused with {error.status}") from error

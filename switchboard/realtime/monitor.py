@@ -164,7 +164,7 @@ class CallMonitor:
         self._open_channel = open_channel
         self._result = MonitorResult(MonitorOutcome.SLICE_ENDED)
         self._ending: _Ending | None = None
-        self._to_speak = request.speak
+        self._to_speak = request.speak  # asked for, not yet begun: sent again after a drop
         self._caller_still_here = False
         self._heard_at = time.monotonic()
         self._checked_in = False
@@ -213,7 +213,6 @@ class CallMonitor:
         """Consume events on one socket; ``None`` when the socket closed under us."""
         if self._to_speak:
             await _respond(channel, self._to_speak)
-            self._to_speak = None
         while True:
             now = time.monotonic()
             ending = self._ending
@@ -270,11 +269,11 @@ class CallMonitor:
         if not self._checked_in:
             logger.info("call %s: caller silent, checking in", self._request.call_id)
             self._checked_in = True
-            await _respond(channel, CHECK_IN_LINE)
+            await self._say(channel, CHECK_IN_LINE)
             return
         logger.info("call %s: caller still silent, ending the call", self._request.call_id)
         self._begin_ending(MonitorOutcome.SILENCE_TIMEOUT, None)
-        await _respond(channel, SILENCE_GOODBYE_LINE)
+        await self._say(channel, SILENCE_GOODBYE_LINE)
 
     def _heard_caller(self) -> None:
         self._heard_at = time.monotonic()
@@ -285,6 +284,12 @@ class CallMonitor:
 
     async def _on_response_started(self, event: ResponseStarted, channel: RealtimeChannel) -> None:
         self._agent_speaking = True
+        self._to_speak = None  # the line asked for is under way
+
+    async def _say(self, channel: RealtimeChannel, line: str) -> None:
+        """Ask the agent to say ``line``; it is asked again on the next socket until it begins."""
+        self._to_speak = line
+        await _respond(channel, line)
 
     async def _on_caller_transcript(
         self, event: CallerTranscript, channel: RealtimeChannel
@@ -343,7 +348,7 @@ class CallMonitor:
         else:
             await _tool_output(channel, call, {"ok": False, "error": f"unknown tool {call.name}"})
             line = UNKNOWN_TOOL_LINE
-        await _respond(channel, line)
+        await self._say(channel, line)
 
     def _begin_ending(self, outcome: MonitorOutcome, department: object) -> None:
         self._ending = _Ending(

@@ -476,20 +476,6 @@ def build_cells() -> list[Cell | NotApplicable]:
 
 
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("timeout", "greeting"): (
-        "the WebSocket handshake has no timeout (channel.HANDSHAKE_TIMEOUT_SECONDS is unused; "
-        "aiohttp's session default is 300 s): the monitor waits on a hung handshake"
-    ),
-    ("timeout", "mid call"): "as timeout x greeting, on the reattach after a drop",
-    ("timeout", "tool call"): "as timeout x greeting, on the reattach after a drop",
-    ("WebSocket drop", "greeting"): (
-        "the greeting's response.create is lost with the socket and never re-sent: the monitor "
-        "clears its line as soon as it is sent, so the caller hears nothing"
-    ),
-    ("WebSocket drop", "goodbye"): (
-        "as drop x greeting for the goodbye line: the app waits out the 15 s tool timeout and "
-        "hangs up without a goodbye"
-    ),
     ("activity crash once", "tool call"): (
         "a monitor slice that saw transfer_call and then failed is retried, but the tool call "
         "is not seen again: the transfer never happens"
@@ -646,7 +632,13 @@ def _requests_on(view: dict[str, Any], trigger: str) -> int:
             break
         live.append(entry)
     refused = [e for e in live if e["kind"] == "request" and e["path"].endswith("/realtime")]
-    return len(refused) + sum(1 for e in live if e["kind"] == "socket_opened")
+    abandoned = [  # held handshakes the app gave up on: they never open a socket
+        e
+        for e in view.get("timeline", [])
+        if e["kind"] == "released" and e.get("on") == "connect" and not e.get("client_waiting")
+    ]
+    opened = sum(1 for e in live if e["kind"] == "socket_opened")
+    return len(refused) + len(abandoned) + opened
 
 
 def _goodbye_heard(view: dict[str, Any]) -> bool:
