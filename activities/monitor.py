@@ -14,7 +14,7 @@ bp = df.Blueprint()
 
 @bp.activity_trigger(input_name="request")
 async def monitor_call(request: dict[str, Any]) -> dict[str, Any]:
-    """Monitor; raises ``MonitorUnavailable`` (Durable retries) if the socket cannot be held."""
+    """Monitor one slice; a socket that cannot be held comes back as ``SOCKET_LOST``."""
     monitor_request = MonitorRequest.from_dict(request)
     connection = get_connection(get_settings())
     url = connection.realtime_url(monitor_request.call_id)

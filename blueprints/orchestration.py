@@ -62,6 +62,7 @@ class CallFlow:
         self.ring_deadline = self._now_dt() + timedelta(seconds=self.plan.ring_timeout_seconds)
         self.holds_slot = False
         self.unconfirmed_refer: str | None = None
+        self.lost_slices = 0  # in a row: the call's socket could not be held
         self.step = names.SCREEN_CALL
         self.operator = context.wait_for_external_event(names.OPERATOR_EVENT)
         self.verify_timer: Any = None
@@ -180,6 +181,17 @@ class CallFlow:
                     self.record.transfer_outcome("completed")
                 self._end(leaving or EndReason.CALLER_HANGUP)
                 return
+            if result.outcome is MonitorOutcome.SOCKET_LOST:
+                self.lost_slices += 1
+                if self.lost_slices > self.plan.retry_attempts:
+                    raise RuntimeError(f"socket lost in {self.lost_slices} slices in a row")
+                if leaving is EndReason.TRANSFERRED and self.verify_timer is None:
+                    seconds = self.plan.transfer_verify_seconds  # still checking the transfer
+                    monitor = self._monitor(None, seconds, converse=False)
+                else:
+                    monitor = self._monitor(result.unsaid)
+                continue
+            self.lost_slices = 0
             if result.outcome in _HANG_UPS:
                 self._phase(Phase.ENDING)
                 yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})

@@ -2,7 +2,9 @@
 
 It greets the caller, keeps the transcript and usage, answers the model's tool calls, and comes
 back with an outcome the orchestrator acts on. A dropped socket is reattached with backoff while
-the call is up; a refused reattach means the call has ended.
+the call is up; a refused reattach means the call has ended. A socket that cannot be reattached
+within the budget ends the slice as ``SOCKET_LOST``, keeping what it saw and the line it still
+owes the caller, so the next slice goes on from there (a retried activity would start over).
 """
 
 from __future__ import annotations
@@ -54,10 +56,7 @@ class MonitorOutcome(StrEnum):
     TRANSFER_REQUESTED = "transfer_requested"
     END_CALL_REQUESTED = "end_call_requested"
     SILENCE_TIMEOUT = "silence_timeout"
-
-
-class MonitorUnavailable(Exception):
-    """The socket could not be (re)opened within the reconnect budget: worth a retry."""
+    SOCKET_LOST = "socket_lost"
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,7 @@ class MonitorResult:
     department: str | None = None
     reconnects: int = 0
     events: int = 0
+    unsaid: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the activity output."""
@@ -130,6 +130,7 @@ class MonitorResult:
             "department": self.department,
             "reconnects": self.reconnects,
             "events": self.events,
+            "unsaid": self.unsaid,
         }
 
     @classmethod
@@ -142,6 +143,7 @@ class MonitorResult:
             department=data.get("department"),
             reconnects=int(data.get("reconnects", 0)),
             events=int(data.get("events", 0)),
+            unsaid=data.get("unsaid"),
         )
 
 
@@ -196,7 +198,11 @@ class CallMonitor:
             except ChannelDropped as error:
                 failures += 1
                 if failures > self._request.reconnect_attempts:
-                    raise MonitorUnavailable(f"call {call_id}: {error}") from error
+                    logger.warning(
+                        "call %s: socket lost (%s), giving the slice back", call_id, error
+                    )
+                    self._result.unsaid = self._to_speak
+                    return self._finish(MonitorOutcome.SOCKET_LOST)
                 delay = min(0.25 * 2**failures, 8.0, max(deadline - time.monotonic(), 0.0))
                 logger.warning(
                     "call %s: socket dropped (%s), reconnecting in %.2fs", call_id, error, delay

@@ -212,3 +212,17 @@ async def test_records_carry_turn_offsets_and_a_cost_estimate(
     assert usage.output_audio_tokens > 0
     assert record["estimated_cost_usd"] == Prices(audio_out=100).cost(usage) > 0
     assert CallRecord(**{**record, "usage": usage}).to_dict() == record
+
+
+async def test_a_socket_lost_for_good_hands_over_to_a_new_slice_that_greets_once(
+    emulator: Emulator, app_host: DurableTestHost, app_url: str
+) -> None:
+    record, timeline = await place_and_finish(
+        emulator, app_host, app_url, "socket_lost", timeout=45
+    )
+    assert record["end_reason"] == "caller_hangup"
+    assert record["monitor_slices"] == 2  # the first lost its socket, the second took over
+    greetings = [line for line in spoken_instructions(timeline) if line.startswith("Greet")]
+    assert len(greetings) == 1
+    assert [t["speaker"] for t in record["turns"]] == ["agent", "caller", "agent"]
+    assert record["errors"] == []

@@ -181,7 +181,7 @@ class FakeApp:
             ws = await self._http.ws_connect(url, headers=self._headers())
         except aiohttp.WSServerHandshakeError as exc:
             log.reattach_status = exc.status
-            return False
+            return exc.status not in (404, 410)  # a refused socket of a live call: try again
         async with ws:
             async for message in ws:
                 if message.type is not aiohttp.WSMsgType.TEXT:
