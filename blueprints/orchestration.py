@@ -60,7 +60,7 @@ class CallFlow:
         self.retry = df.RetryOptions(self.plan.retry_first_interval_ms, self.plan.retry_attempts)
         self.record = CallRecord(call_id=self.call_id, received_at=self._now())
         self.ring_deadline = self._now_dt() + timedelta(seconds=self.plan.ring_timeout_seconds)
-        self.holds_slot = False
+        self.asked_for_slot = False
         self.unconfirmed_refer: str | None = None
         self.lost_slices = 0  # in a row: the call's socket could not be held
         self.step = names.SCREEN_CALL
@@ -78,17 +78,13 @@ class CallFlow:
             failed_step = self.step
             yield from self._leave_after_failure()
             self._end(f"error:{failed_step}")
-        if self.holds_slot:
+        if self.asked_for_slot:
             self.ctx.signal_entity(SLOTS, "release", self.call_id)
         return self.record.to_dict()
 
     def _run(self) -> Steps:
         self._phase(Phase.SCREENING)
-        request = {"call": self.call.to_dict(), "at": self._now()}
-        screen = self.ctx.call_activity_with_retry(names.SCREEN_CALL, self.retry, request)
-        decision = Decision.from_dict((yield screen))
-        if decision.accept and not (yield from self._take_slot()):
-            decision = Decision(False, EndReason.BUSY, decision.caller, decision.callee, BUSY_HERE)
+        decision = yield from self._screen()
         self.record.screened(decision)
         if not decision.accept:
             planned = EndReason.BUSY if decision.reason == EndReason.BUSY else EndReason.REJECTED
@@ -110,18 +106,26 @@ class CallFlow:
         after_hours = self.plan.after_hours_greeting if decision.after_hours else None
         yield from self._converse(after_hours or self.plan.greeting)
 
-    def _take_slot(self) -> Generator[Any, Any, bool]:
-        """Hold one of ``max_concurrent_calls`` slots (0: no limit); ``False`` if all are taken."""
-        if not self.plan.max_concurrent_calls:
-            return True
-        self.step = names.CALL_SLOTS
-        request = {
-            "call_id": self.call_id,
-            "limit": self.plan.max_concurrent_calls,
-            "at": self._now(),
-        }
-        self.holds_slot = bool((yield self.ctx.call_entity(SLOTS, "acquire", request)))
-        return self.holds_slot
+    def _screen(self) -> Generator[Any, Any, Decision]:
+        """Screen the caller and take a slot (if there is a limit) at once: one round trip.
+
+        A refused call's slot goes back with every other at the end; an unlimited app (0) never
+        touches the entity.
+        """
+        self.step = names.SCREEN_CALL
+        request = {"call": self.call.to_dict(), "at": self._now()}
+        screen = self.ctx.call_activity_with_retry(names.SCREEN_CALL, self.retry, request)
+        limit = self.plan.max_concurrent_calls
+        if not limit:
+            return Decision.from_dict((yield screen))
+        self.asked_for_slot = True  # from here on, the end releases it (a no-op if not held)
+        acquire = {"call_id": self.call_id, "limit": limit, "at": self._now()}
+        slot = self.ctx.call_entity(SLOTS, "acquire", acquire)
+        yield self.ctx.task_all([screen, slot])
+        decision = Decision.from_dict(screen.result)
+        if decision.accept and not slot.result:
+            return Decision(False, EndReason.BUSY, decision.caller, decision.callee, BUSY_HERE)
+        return decision
 
     def _reject(self, sip_status: int | None, planned: EndReason) -> Steps:
         """Refuse the call and end with ``planned`` (or why the refusal failed)."""
