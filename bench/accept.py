@@ -131,7 +131,7 @@ async def run(calls: int, burst: int) -> None:
     print(f"\nCalls never accepted: {len(failures)}. Record end reasons: {_counts(ended)}.")
     print(
         "\nIn production add the Azure Storage queues: each hop (start → orchestrator → "
-        "screen_call → orchestrator → accept_call) is a queue message, polled with backoff up to "
+        "screen_call + call_slots → orchestrator → accept_call) is a queue message, polled with backoff up to "
         "maxQueuePollingInterval = 1 s (host.json) while idle, so an idle app can add up to "
         "~1 s per hop; these numbers are the in-process floor."
     )
