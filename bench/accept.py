@@ -2,17 +2,17 @@
 
 The whole path is real except the Functions host: the emulator signs and POSTs the webhook over
 HTTP to the ingress function (served by ``tests/support/http_front.py``), which starts the
-orchestration in the Durable test host; the orchestrator runs ``screen_call`` then
-``accept_call``, whose REST request reaches the emulator (the ``call_slots`` entity is asked for a
-slot alongside ``screen_call``, so admission control adds no round trip of its own). The emulator's call timeline gives
-both ends on one clock: ``t`` is seconds since the call was placed (the webhook is sent at once),
-and the ``accept`` request entry is written when the emulator answers it.
+orchestration in the Durable test host; the orchestrator runs ``screen_call`` (and asks the
+``call_slots`` entity for a slot at the same time, so admission control adds no round trip of its
+own) then ``accept_call``, whose REST request reaches the emulator. The emulator's call timeline
+gives both ends on one clock: ``t`` is seconds since the call was placed (the webhook is sent at
+once), and the ``accept`` request entry is written when the emulator answers it.
 
 The test host dispatches orchestration and activity messages in memory. The Azure Storage
 provider in production moves each of them through a storage queue that is polled with backoff up
 to ``maxQueuePollingInterval`` (1 s in host.json) while idle: start → orchestrator → screen and
-slot → orchestrator → accept is several such hops, so an idle app can add up to about a second per hop
-on top of these figures; a busy one polls much faster.
+slot → orchestrator → accept is several such hops, so an idle app can add up to about a second
+per hop on top of these figures; a busy one polls much faster.
 
     python -m bench.accept [--calls 200] [--burst 20]
 """
@@ -131,9 +131,9 @@ async def run(calls: int, burst: int) -> None:
     print(f"\nCalls never accepted: {len(failures)}. Record end reasons: {_counts(ended)}.")
     print(
         "\nIn production add the Azure Storage queues: each hop (start → orchestrator → "
-        "screen_call + call_slots → orchestrator → accept_call) is a queue message, polled with backoff up to "
-        "maxQueuePollingInterval = 1 s (host.json) while idle, so an idle app can add up to "
-        "~1 s per hop; these numbers are the in-process floor."
+        "screen_call + call_slots → orchestrator → accept_call) is a queue message, polled "
+        "with backoff up to maxQueuePollingInterval = 1 s (host.json) while idle, so an idle "
+        "app can add up to ~1 s per hop; these numbers are the in-process floor."
     )
 
 
