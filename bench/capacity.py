@@ -49,11 +49,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench._common import machine, table, use_emulator_settings
-from switchboard.connection import close_connection, get_connection
+# Only the light modules here: the naive and bare workers should not carry the app's heap (the
+# openai SDK is ~100k objects, which every full collection of theirs would walk).
 from switchboard.realtime.channel import RealtimeChannel
 from switchboard.realtime.monitor import CallMonitor, MonitorOutcome, MonitorRequest
-from switchboard.settings import get_settings
 
 EVENTS_PER_SECOND = 20
 TICK_SECONDS = 0.01
@@ -408,6 +407,10 @@ async def run_switchboard(
     settings; only the channel is :class:`LagChannel`. ``tuned_gc=False`` undoes the product's
     start-up GC tuning (``tune_gc_for_calls``) to measure what it buys.
     """
+    from bench._common import use_emulator_settings
+    from switchboard.connection import close_connection, get_connection
+    from switchboard.settings import get_settings
+
     use_emulator_settings(base)
     connection = get_connection(get_settings())
     if not tuned_gc:
@@ -628,6 +631,8 @@ def _failed(mode: str, calls: int, note: str) -> Point:
 
 def report(points: list[Point], plot: str | None) -> None:
     """Print the curve, the max N per mode and their ratio; optionally draw it."""
+    from bench._common import machine, table
+
     print(f"# Monitor capacity, one worker core ({machine()})\n")
     print(
         f"{EVENTS_PER_SECOND} events/s per call; pass = all attached, >= {HANDLED_FLOOR:.0%} of "
@@ -751,8 +756,9 @@ def draw(points: list[Point], path: str) -> None:
         title=f"Throughput ({EVENTS_PER_SECOND} events/s per call offered)",
         ylim=(0, 110),
     )
-    for axes in (lag, cpu, handled):
-        axes.legend(fontsize=7)
+    lag.legend(fontsize=7, loc="upper left", ncols=2)
+    for axes in (cpu, handled):
+        axes.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 
