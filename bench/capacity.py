@@ -49,10 +49,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-# Only the light modules here: the naive and bare workers should not carry the app's heap (the
-# openai SDK is ~100k objects, which every full collection of theirs would walk).
+# Every worker mode imports the same modules (the app's, the openai SDK with them), so they share
+# the heap's size and the allocator's state: in a process without the SDK, glibc served asyncio's
+# 256 KiB read buffers with mmap/munmap and the same bare client cost twice the CPU per event.
+from bench._common import machine, table, use_emulator_settings
+from switchboard.connection import close_connection, get_connection
 from switchboard.realtime.channel import RealtimeChannel
 from switchboard.realtime.monitor import CallMonitor, MonitorOutcome, MonitorRequest
+from switchboard.settings import get_settings
 
 EVENTS_PER_SECOND = 20
 TICK_SECONDS = 0.01
@@ -407,10 +411,6 @@ async def run_switchboard(
     settings; only the channel is :class:`LagChannel`. ``tuned_gc=False`` undoes the product's
     start-up GC tuning (``tune_gc_for_calls``) to measure what it buys.
     """
-    from bench._common import use_emulator_settings
-    from switchboard.connection import close_connection, get_connection
-    from switchboard.settings import get_settings
-
     use_emulator_settings(base)
     connection = get_connection(get_settings())
     if not tuned_gc:
@@ -631,8 +631,6 @@ def _failed(mode: str, calls: int, note: str) -> Point:
 
 def report(points: list[Point], plot: str | None) -> None:
     """Print the curve, the max N per mode and their ratio; optionally draw it."""
-    from bench._common import machine, table
-
     print(f"# Monitor capacity, one worker core ({machine()})\n")
     print(
         f"{EVENTS_PER_SECOND} events/s per call; pass = all attached, >= {HANDLED_FLOOR:.0%} of "
