@@ -101,8 +101,8 @@ def tune_gc_for_calls() -> None:
 
     A worker holds hundreds of call sockets on one event loop, and every collection pauses all
     of them. With CPython's defaults, at 1,500 calls streaming 20 events/s each, collections
-    took 18 % of the worker's time and full ones paused it for 100-190 ms every second or so:
-    that was the p99 event lag (``bench/capacity.py``; docs/performance.md has the numbers).
+    took 5-15 % of the worker's time (30-45 % at 2,000) and full ones paused it for 150-250 ms
+    every few seconds: that was the p99 event lag (``bench/capacity.py``, docs/performance.md).
 
     * ``gc.freeze()`` after a collection: what start-up built (the ``openai`` SDK's pydantic
       models above all, ~100k objects that live as long as the process) leaves the collector's
