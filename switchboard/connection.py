@@ -9,6 +9,8 @@ the Functions worker, one per test in the tests.
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import weakref
 from typing import Any
 
@@ -20,6 +22,7 @@ from switchboard.settings import Settings
 
 TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"  # noqa: S105  # a scope, not a secret
 REST_TIMEOUT_SECONDS = 10.0
+GC_YOUNG_THRESHOLD = 50_000  # see tune_gc_for_calls
 
 
 class Connection:
@@ -87,8 +90,32 @@ def get_connection(settings: Settings) -> Connection:
     loop = asyncio.get_running_loop()
     connection = _connections.get(loop)
     if connection is None:
+        tune_gc_for_calls()
         connection = _connections[loop] = Connection(settings)
     return connection
+
+
+@functools.cache
+def tune_gc_for_calls() -> None:
+    """Once per process, before the first call: keep the garbage collector off the event path.
+
+    A worker holds hundreds of call sockets on one event loop, and every collection pauses all
+    of them. With CPython's defaults, at 1,500 calls streaming 20 events/s each, collections
+    took 5-15 % of the worker's time (30-45 % at 2,000) and full ones paused it for 150-250 ms
+    every few seconds: that was the p99 event lag (``bench/capacity.py``, docs/performance.md).
+
+    * ``gc.freeze()`` after a collection: what start-up built (the ``openai`` SDK's pydantic
+      models above all, ~100k objects that live as long as the process) leaves the collector's
+      view, so a full collection walks only the calls' own objects. Frozen objects are still
+      freed by reference counting; only cycles among them would stay.
+    * A generation-0 threshold of 50,000 (default 700): per-event objects (futures, handles,
+      parsed events) die by reference counting within milliseconds, but at the default a young
+      collection ran every few dozen events and promoted each call's in-flight ones, which then
+      set off full collections. Cyclic garbage now waits for 50,000 net allocations: a few MB.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 async def close_connection() -> None:

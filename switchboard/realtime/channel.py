@@ -14,6 +14,9 @@ from typing import Any
 import aiohttp
 
 HANDSHAKE_TIMEOUT_SECONDS = 10.0
+# A receive may time out this much after its deadline: callers pass "deadline - now", which
+# jitters by microseconds from call to call; without slack, every receive would move the alarm.
+ALARM_SLACK_SECONDS = 0.001
 _ENDED_STATUSES = frozenset({404, 410})
 
 
@@ -33,6 +36,13 @@ class RealtimeChannel:
         self._url = url
         self._headers = headers
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        # receive()'s timeout without a timer per message (a timer per receive cost a quarter
+        # of the per-event CPU in bench/capacity.py): one alarm per socket, moved only when a
+        # deadline comes earlier than it; going off before a later deadline, it re-arms.
+        self._deadline = 0.0
+        self._alarm: asyncio.TimerHandle | None = None
+        self._receiver: asyncio.Task[Any] | None = None
+        self._timed_out = False
 
     async def __aenter__(self) -> RealtimeChannel:
         try:
@@ -58,6 +68,9 @@ class RealtimeChannel:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._alarm is not None:
+            self._alarm.cancel()
+            self._alarm = None
         if self._ws is not None:
             await self._ws.close()
 
@@ -72,9 +85,43 @@ class RealtimeChannel:
     async def receive(self, timeout: float) -> str | None:
         """The next text message; ``None`` when the socket closed. Raises ``TimeoutError``."""
         assert self._ws is not None
-        message = await self._ws.receive(timeout=timeout)
+        task = asyncio.current_task()
+        assert task is not None
+        loop = task.get_loop()
+        self._deadline = deadline = loop.time() + timeout
+        if self._alarm is None or self._alarm.when() > deadline + ALARM_SLACK_SECONDS:
+            if self._alarm is not None:
+                self._alarm.cancel()
+            self._alarm = loop.call_at(deadline, self._ring)
+        self._receiver, cancelling = task, task.cancelling()
+        try:
+            message = await self._ws.receive()
+        except asyncio.CancelledError:
+            # Ours (the deadline passed) unless someone else cancelled too, as asyncio.timeout.
+            if self._timed_out and task.uncancel() <= cancelling:
+                raise TimeoutError from None
+            raise
+        else:
+            if self._timed_out:  # the socket swallowed our cancel: withdraw it
+                task.uncancel()
+        finally:
+            self._receiver = None
+            self._timed_out = False
         if message.type is aiohttp.WSMsgType.TEXT:
             return str(message.data)
         if message.type is aiohttp.WSMsgType.BINARY:
             return bytes(message.data).decode("utf-8", "replace")
         return None
+
+    def _ring(self) -> None:
+        """The alarm: time out the waiting ``receive`` if its deadline has come, else re-arm."""
+        assert self._alarm is not None
+        set_for, self._alarm = self._alarm.when(), None
+        receiver = self._receiver
+        if receiver is None:
+            return  # nobody waiting: the next receive arms its own alarm
+        if self._deadline > set_for:
+            self._alarm = receiver.get_loop().call_at(self._deadline, self._ring)
+            return
+        self._timed_out = True
+        receiver.cancel()
