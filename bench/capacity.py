@@ -429,7 +429,11 @@ async def run_switchboard(
             async def open_channel(url: str = url) -> RealtimeChannel:
                 return LagChannel(connection.http, url, await connection.auth_headers())
 
-            request = MonitorRequest(call_id, slice_seconds=SOURCE_MAX_SECONDS)
+            request = MonitorRequest(
+                call_id,
+                slice_seconds=SOURCE_MAX_SECONDS,
+                silence_seconds=get_settings().silence_seconds,  # as in production (30 s)
+            )
             tasks.append(asyncio.create_task(CallMonitor(request, open_channel).run()))
 
     attached = await ramp(start_group, calls, lambda: LagChannel.attached)
