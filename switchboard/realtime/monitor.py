@@ -217,6 +217,7 @@ class CallMonitor:
 
     async def _attached(self, channel: RealtimeChannel, deadline: float) -> MonitorOutcome | None:
         """Consume events on one socket; ``None`` when the socket closed under us."""
+        self._agent_speaking = False  # a response's end may have been lost with the last socket
         if self._to_speak:
             await _respond(channel, self._to_speak)
         while True:
