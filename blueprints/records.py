@@ -67,7 +67,11 @@ async def list_calls(
                     raise StoreError("instance query answered something other than a list")
                 return StorePage(rows, response.headers.get(CONTINUATION_HEADER))
 
-        page = await read_page(query, store, names.CALL_ORCHESTRATOR)
+        try:
+            page = await read_page(query, store, names.CALL_ORCHESTRATOR)
+        except StoreError as error:  # a forged or stale cursor token is the usual cause
+            logger.warning("call list refused by the Durable store: %s", error)
+            return error_response(502, "the instance store refused the query (stale cursor?)")
     logger.info("listed %d calls (more: %s)", len(page["calls"]), page["next"] is not None)
     return json_response(200, page)
 

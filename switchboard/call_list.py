@@ -31,7 +31,7 @@ fewer than ``limit`` calls (even none) while ``next`` is set: the list is comple
 
 The cursor is base64url JSON holding the store's token and the query's ``since`` and ``status``;
 a cursor used with different ``since``/``status`` is refused. It is not signed: a forged token
-reaches the store, which fails the request (500), as it would a stale one.
+reaches the store, which fails the request, as it would a stale one (answered as 502).
 """
 
 from __future__ import annotations

@@ -203,6 +203,15 @@ async def test_bad_parameters_are_400_with_a_message(
     assert message in body["error"]
 
 
+async def test_a_cursor_the_store_refuses_is_a_502_with_a_message(
+    app_host: DurableTestHost,
+) -> None:
+    forged = cursor_of(token="not-a-store-token", since=None, status=[])
+    status, body = await list_calls(app_host, cursor=forged)
+    assert status == 502
+    assert "instance store refused the query" in body["error"]
+
+
 async def test_a_cursor_only_continues_the_query_it_came_from(app_host: DurableTestHost) -> None:
     await finished_calls(app_host, "rtc_c1", "rtc_c2", "rtc_c3")
     status, body = await list_calls(app_host, status="completed", limit="1")
