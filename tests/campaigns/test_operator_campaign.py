@@ -1,4 +1,4 @@
-"""Bad-input campaign against the operator API: get_call, transfer_live_call, hang_up_live_call.
+"""Bad-input campaign against the operator API: get_call, transfer and hang-up, and the call list.
 
 Generated call ids (unicode, slashes, ``?#``, control characters, very long) and bodies, against
 unknown calls, an ended call and a live one. Invariants: no exception escapes (the host would
@@ -224,3 +224,33 @@ async def test_concurrent_hangups_of_one_call_get_202_or_409_never_500(
     assert 202 in outcomes
     assert {r for r in outcomes if not isinstance(r, int)} == set()
     assert set(outcomes) <= {202, 409}
+
+
+LIST_PARAMS = ("since", "status", "limit", "cursor", "code", "other")
+"""The call list's parameters, plus ones it must ignore."""
+
+
+@CAMPAIGN
+@given(
+    params=st.dictionaries(
+        st.sampled_from(LIST_PARAMS),
+        st.text(max_size=60)
+        | st.sampled_from(["running", "completed,failed", "50", "0", "2026-01-01T00:00:00Z"]),
+        max_size=4,
+    )
+)
+async def test_any_call_list_query_gets_200_or_a_named_400(
+    app_host: DurableTestHost, ended_call: str, params: dict[str, str]
+) -> None:
+    req = func.HttpRequest(method="GET", url="http://127.0.0.1/api/calls", params=params, body=b"")
+    response = await app_host.call_http("list_calls", req)
+    payload = json.loads(response.get_body())
+    if response.status_code == 200:
+        assert set(payload) == {"calls", "next"}
+        assert all(call["call_id"] == ended_call for call in payload["calls"])
+    else:
+        assert response.status_code in (400, 502), payload
+        assert list(payload) == ["error"]
+        named = payload["error"].split(" ", 1)[0]
+        assert named in LIST_PARAMS or response.status_code == 502, payload
+    assert list(app_host.instances) == [ended_call]
