@@ -186,26 +186,16 @@ class CallFlow:
                 self._end(leaving or EndReason.CALLER_HANGUP)
                 return
             if result.outcome is MonitorOutcome.SOCKET_LOST:
-                self.lost_slices += 1
-                if self.lost_slices > self.plan.retry_attempts:
-                    raise RuntimeError(f"socket lost in {self.lost_slices} slices in a row")
-                if leaving is EndReason.TRANSFERRED and self.verify_timer is None:
-                    seconds = self.plan.transfer_verify_seconds  # still checking the transfer
-                    monitor = self._monitor(None, seconds, converse=False)
-                else:
-                    monitor = self._monitor(result.unsaid)
+                verifying = leaving is EndReason.TRANSFERRED
+                monitor = self._after_lost_socket(result, verifying)
                 continue
             self.lost_slices = 0
             if result.outcome in _HANG_UPS:
-                self._phase(Phase.ENDING)
-                yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
-                self._end(_HANG_UPS[result.outcome])
+                yield from self._hang_up(_HANG_UPS[result.outcome])
                 return
             speak: str | None = None
             if self._seconds_left(self.hard_end_at) <= _CLOCK_SLACK_SECONDS:
-                self._phase(Phase.ENDING)
-                yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
-                self._end(EndReason.MAX_DURATION)
+                yield from self._hang_up(EndReason.MAX_DURATION)
                 return
             if self._seconds_left(self.wrap_up_at) <= _CLOCK_SLACK_SECONDS:
                 self.wrap_up_at = None  # asked once; the next slice runs to the hard end
@@ -220,10 +210,28 @@ class CallFlow:
             if result.outcome is MonitorOutcome.TRANSFER_REQUESTED or target is not None:
                 if (yield from self._refer(target)):
                     leaving = EndReason.TRANSFERRED
-                    monitor = self._monitor(None, self.plan.transfer_verify_seconds, converse=False)
+                    monitor = self._verify_slice()
                     continue
                 speak = TRANSFER_FAILED_LINE
             monitor = self._monitor(speak)
+
+    def _after_lost_socket(self, result: MonitorResult, verifying: bool) -> Any:
+        """The next slice after one that could not hold the socket, going on where it stopped."""
+        self.lost_slices += 1
+        if self.lost_slices > self.plan.retry_attempts:
+            raise RuntimeError(f"socket lost in {self.lost_slices} slices in a row")
+        if verifying and self.verify_timer is None:
+            return self._verify_slice()  # still checking a transfer the agent asked for
+        return self._monitor(result.unsaid)
+
+    def _verify_slice(self) -> Any:
+        """Watch the call after a REFER: tools refused, over as soon as the caller speaks."""
+        return self._monitor(None, self.plan.transfer_verify_seconds, converse=False)
+
+    def _hang_up(self, reason: str) -> Steps:
+        self._phase(Phase.ENDING)
+        yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
+        self._end(reason)
 
     def _on_operator(self, data: Any) -> Generator[Any, Any, EndReason | None]:
         """Carry out an operator command; the monitor sees the call end and returns."""
