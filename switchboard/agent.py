@@ -52,8 +52,16 @@ DEFAULT_AFTER_HOURS_INSTRUCTIONS = (
 
 
 def greeting_instruction(greeting: str) -> str:
-    """The first ``response.create``: the agent speaks first on a phone call."""
-    return f"Greet the caller by saying: {greeting}"
+    """The first ``response.create``: the agent speaks first on a phone call.
+
+    Durable may run the first monitor slice again (a crashed worker, at-least-once activities)
+    and the session keeps its conversation across sockets, so the line lets the model, which
+    sees that conversation, skip a second greeting.
+    """
+    return (
+        f"Greet the caller by saying: {greeting} If you have already greeted the caller in this "
+        "conversation, do not greet again: say briefly that you are back and carry on."
+    )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.agent import END_CALL, TRANSFER_CALL, Agent
+from switchboard.agent import END_CALL, TRANSFER_CALL, Agent, greeting_instruction
 
 FRONT_DESK = Path(__file__).resolve().parents[2] / "agents" / "front_desk.toml"
 
@@ -62,3 +62,9 @@ def test_a_file_that_is_not_toml_is_reported(tmp_path: Path) -> None:
     path.write_text("instructions = 'unterminated", encoding="utf-8")
     with pytest.raises(ValueError, match="is not valid TOML"):
         Agent.load(path)
+
+
+def test_the_greeting_line_guards_against_greeting_twice() -> None:
+    line = greeting_instruction("Hello, Contoso here.")
+    assert line.startswith("Greet the caller by saying: Hello, Contoso here.")
+    assert "already greeted" in line  # a re-run first slice must not greet again
