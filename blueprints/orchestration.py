@@ -262,7 +262,8 @@ class CallFlow:
             self.unconfirmed_refer = target if unconfirmed else None
             self.record.transfer_outcome("unconfirmed" if unconfirmed else "referred")
             return True
-        self.record.transfer_outcome(f"refused:{result.status}")
+        gone = result.outcome is Outcome.CALL_GONE  # hung up (or an earlier REFER of ours took it)
+        self.record.transfer_outcome("call_gone" if gone else f"refused:{result.status}")
         self._phase(Phase.ACTIVE)
         return False
 

@@ -482,7 +482,7 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
     ),
     ("activity crash once", "transfer"): (
         "a refer_call that REFERred and then failed is retried, gets 404 (the caller is gone, "
-        "transferred), and the call is recorded as refused:404 / caller_hangup"
+        "transferred), and the call is recorded as call_gone / caller_hangup"
     ),
 }
 """(fault, phase) → what the current app gets wrong there (evidence in the printed matrix)."""
