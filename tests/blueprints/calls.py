@@ -42,9 +42,13 @@ def successful(timeline: dict[str, Any], verb: str) -> list[dict[str, Any]]:
     return [r for r in requests(timeline, verb) if r.get("status") == 200]
 
 
+SLOTS_ENTITY = "@call_slots@global"
+"""The ``call_slots`` entity's instance id in the test host."""
+
+
 def held_slots(app_host: DurableTestHost) -> dict[str, str]:
     """Calls holding a slot in the ``call_slots`` entity (empty when it was never used)."""
-    entity = app_host.entities.get("@call_slots@global")
+    entity = app_host.entities.get(SLOTS_ENTITY)
     if entity is None or not entity.exists:
         return {}
     held: dict[str, str] = entity.state["held"]

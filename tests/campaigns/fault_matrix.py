@@ -12,8 +12,8 @@ Invariants checked for every call (the brief's; a cell fails if any does not hol
   ``end_reason`` is set;
 * the emulator saw at most one successful accept for it;
 * exactly one orchestration was started for its call_id;
-* no capacity slot is held for it after the call (``call_slots`` entity, see
-  :func:`capacity_slots`); and, after the campaign, no slot is held and nothing runs in the host.
+* no capacity slot is held for it after the call (the ``call_slots`` entity); and, after the
+  campaign, the entity was used, no slot is held and nothing runs in the host.
 
 Plus what each fault should specifically cause (the cell's *expectations*: the planned end, the
 faulted request retried and carried out once, the conversation going on after a drop, a crash
@@ -56,6 +56,7 @@ from emulator.call import Call
 from emulator.config import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET
 from switchboard.connection import REST_TIMEOUT_SECONDS, close_connection
 from switchboard.settings import get_settings
+from tests.blueprints.calls import SLOTS_ENTITY, held_slots
 from tests.campaigns.conftest import campaign_profile
 from tests.support.durable_host import (
     TERMINAL,
@@ -93,7 +94,6 @@ LEFT_UP_GRACE = 3.0
 BLOCKED_NUMBER = "+14155550666"
 """On CALLER_BLOCKLIST: the ringing phase's caller, declined while the call rings."""
 TRANSFER_TARGET = "tel:+14155550100"
-SLOTS_ENTITY = "@call_slots@global"
 
 # ------------------------------------------------------------------------------- the phases
 
@@ -503,28 +503,11 @@ class Observed:
     view: dict[str, Any] = field(default_factory=dict)
     crash: ActivityFault | None = None
     activity_runs: dict[str, int] = field(default_factory=dict)
-    slots_held: bool | None = None
-    """None when the capacity-slot entity is absent (see :func:`capacity_slots`)."""
+    slots_held: bool = False
     notes: list[str] = field(default_factory=list)
     """What the campaign had to do (the caller gave up...), as evidence."""
     left_up: str | None = None
     seconds: float = 0.0
-
-
-def capacity_slots(host: DurableTestHost) -> dict[str, Any] | None:
-    """The ``call_slots`` entity's ``held`` map; None ONLY when the app has no such entity.
-
-    The contract (being added in parallel): entity function ``call_slots``, key ``global``,
-    state ``{"held": {"<call_id>": "<iso time>"}}``. Once it exists, drop the None path.
-    """
-    function = host.functions.get("call_slots")
-    if function is None:
-        return None
-    entity = host.entities.get(SLOTS_ENTITY)
-    state = entity.state if entity is not None else None
-    held = (state or {}).get("held", {})
-    assert isinstance(held, dict), f"call_slots state is not {{'held': {{...}}}}: {state!r}"
-    return held
 
 
 def failures(seen: Observed) -> list[str]:
@@ -690,7 +673,6 @@ class CampaignResult:
     repetitions: int
     cells: dict[tuple[str, str], CellResult]
     leftovers: list[str]
-    slots_checked: bool
     seconds: float
 
     def failing(self) -> dict[tuple[str, str], list[str]]:
@@ -808,19 +790,11 @@ class Campaign:
                 seen.record = instance.output
         seen.starts = self.host.starts.get(seen.call_id, 0)
         seen.view = call.view()
-        for name in (
-            names.SCREEN_CALL,
-            names.ACCEPT_CALL,
-            names.MONITOR_CALL,
-            names.REFER_CALL,
-            names.HANGUP_CALL,
-            names.REJECT_CALL,
-        ):
+        for name in names.ACTIVITIES:
             seen.activity_runs[name] = sum(
                 1 for value in self.host.activity_calls(name) if _call_id_of(value) == seen.call_id
             )
-        held = capacity_slots(self.host)
-        seen.slots_held = None if held is None else seen.call_id in held
+        seen.slots_held = seen.call_id in held_slots(self.host)
         seen.seconds = time.monotonic() - seen.started
 
 
@@ -883,8 +857,9 @@ async def run_campaign(
                     with contextlib.suppress(TimeoutError):
                         await host.wait_until(lambda: not host.busy(), timeout=5.0)
                     leftovers = host.busy()
-                    held = capacity_slots(host)
-                    if held:
+                    if SLOTS_ENTITY not in host.entities:
+                        leftovers.append("the call_slots entity was never used")
+                    if held := held_slots(host):
                         leftovers.append(f"capacity slots still held: {sorted(held)}")
             finally:
                 await close_connection()
@@ -893,7 +868,6 @@ async def run_campaign(
         repetitions,
         results,
         leftovers,
-        slots_checked=held is not None,
         seconds=time.monotonic() - started,
     )
 
@@ -938,14 +912,6 @@ def render(result: CampaignResult) -> str:
         lines.append(row.rstrip())
     lines.append("")
     lines.extend(f"{_mark(i + 1)} {note}" for i, note in enumerate(notes))
-    lines.append(
-        "capacity slots: "
-        + (
-            "checked (call_slots entity)"
-            if result.slots_checked
-            else "NOT checked: the app has no call_slots entity yet (see capacity_slots())"
-        )
-    )
     lines.append(
         "host at the end: "
         + ("nothing running" if not result.leftovers else "; ".join(result.leftovers))
