@@ -20,31 +20,21 @@ SLOTS = df.EntityId(names.CALL_SLOTS, SLOTS_KEY)
 
 @bp.entity_trigger(context_name="context", entity_name=names.CALL_SLOTS)
 def call_slots(context: df.DurableEntityContext) -> None:
-    """``acquire`` {call_id, limit, at} → bool; ``release`` call_id → bool; ``get`` → state."""
+    """``acquire`` {call_id, limit, at} → granted; ``release`` call_id → whether one was held."""
     slots = Slots.from_state(context.get_state(dict))
     operation, request = context.operation_name, context.get_input()
     if operation == "acquire":
-        granted = slots.acquire(str(request["call_id"]), int(request["limit"]), str(request["at"]))
-        logger.info(
-            "call %s: slot %s (%d held)",
-            request["call_id"],
-            "granted" if granted else "refused",
-            len(slots.held),
-        )
-        context.set_result(granted)
+        call_id = str(request["call_id"])
+        done = slots.acquire(call_id, int(request["limit"]), str(request["at"]))
+        outcome = "granted" if done else "refused"
     elif operation == "release":
-        released = slots.release(str(request))
-        logger.info(
-            "call %s: slot %s (%d held)",
-            request,
-            "released" if released else "was already free",
-            len(slots.held),
-        )
-        context.set_result(released)
-    elif operation == "get":
-        context.set_result(slots.to_state())
+        call_id = str(request)
+        done = slots.release(call_id)
+        outcome = "released" if done else "was already free"
     else:
         raise ValueError(f"unknown call_slots operation {operation!r}")
+    logger.info("call %s: slot %s (%d held)", call_id, outcome, len(slots.held))
+    context.set_result(done)
     context.set_state(slots.to_state())
 
 
