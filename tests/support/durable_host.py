@@ -37,7 +37,6 @@ import asyncio
 import inspect
 import json
 import logging
-import socket
 import traceback
 import uuid
 import weakref
@@ -73,6 +72,7 @@ from .durable_history import (
     parse_time,
     utc_now,
 )
+from .loopback import serve_on_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -292,12 +292,7 @@ class DurableTestHost:
         """Serve the Durable HTTP API on an ephemeral loopback port."""
         from .durable_api import create_api
 
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self._origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self._web = web.AppRunner(create_api(self), access_log=None)
-        await self._web.setup()
-        await web.SockSite(self._web, sock).start()
+        self._web, self._origin = await serve_on_loopback(create_api(self))
         # The SDK keeps one module-global aiohttp session guarded by a module-global lock. Creating
         # it now, uncontended, binds both to this loop instead of racing concurrent clients.
         await http_utils._get_session()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from types import TracebackType
 from typing import Self
 
@@ -18,6 +17,7 @@ from aiohttp import web
 from azure.functions.decorators.function_app import Function
 
 from .durable_host import DurableTestHost
+from .loopback import serve_on_loopback
 
 ROUTE_PREFIX = "/api/"
 
@@ -47,12 +47,7 @@ class HttpFront:
     async def __aenter__(self) -> Self:
         app = web.Application(client_max_size=self._max_body_bytes)
         app.router.add_route("*", ROUTE_PREFIX + "{tail:.*}", self._handle)
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.base_url = await serve_on_loopback(app)
         return self
 
     async def __aexit__(
