@@ -187,14 +187,16 @@ def _message_events(
         part={"type": part_type, text_key: text},
     )
     done_item = {**item, "status": "completed", "content": [{"type": content_type, text_key: text}]}
-    yield event(
-        "response.output_item.done",
-        response_id=response_id,
-        output_index=output_index,
-        item=done_item,
-    )
-    yield event("conversation.item.done", previous_item_id=None, item=done_item)
+    yield from _item_done(response_id, output_index, done_item)
     return done_item
+
+
+def _item_done(response_id: str, output_index: int, item: JsonDict) -> Iterator[JsonDict]:
+    """The two events that close an output item: the response's, then the conversation's."""
+    yield event(
+        "response.output_item.done", response_id=response_id, output_index=output_index, item=item
+    )
+    yield event("conversation.item.done", previous_item_id=None, item=item)
 
 
 def _function_call_events(
@@ -228,13 +230,7 @@ def _function_call_events(
         arguments=arguments,
     )
     done_item = {**item, "status": "completed", "arguments": arguments}
-    yield event(
-        "response.output_item.done",
-        response_id=response_id,
-        output_index=output_index,
-        item=done_item,
-    )
-    yield event("conversation.item.done", previous_item_id=None, item=done_item)
+    yield from _item_done(response_id, output_index, done_item)
     return done_item
 
 
