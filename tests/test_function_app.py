@@ -74,14 +74,7 @@ def test_orchestrator_and_every_activity_it_schedules_are_indexed(
         for name, binding_list in bindings(functions).items()
     }
     assert by_trigger[names.CALL_ORCHESTRATOR] == "orchestrationTrigger"
-    activities = {
-        names.SCREEN_CALL,
-        names.ACCEPT_CALL,
-        names.REJECT_CALL,
-        names.MONITOR_CALL,
-        names.REFER_CALL,
-        names.HANGUP_CALL,
-    }
+    activities = set(names.ACTIVITIES)
     assert {n for n, t in by_trigger.items() if t == "activityTrigger"} == activities
     for name in activities:
         trigger = next(b for b in bindings(functions)[name] if b["type"] == "activityTrigger")

@@ -35,14 +35,6 @@ from tests.support.durable_host import DurableTestHost
 URL = "http://127.0.0.1/api/calls/incoming"
 CALL_TIMEOUT = 5.0
 RECORD_TIMEOUT = 15.0
-ACTIVITIES = (
-    names.SCREEN_CALL,
-    names.ACCEPT_CALL,
-    names.REJECT_CALL,
-    names.MONITOR_CALL,
-    names.REFER_CALL,
-    names.HANGUP_CALL,
-)
 WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
@@ -60,7 +52,7 @@ async def deliver(
 
 def assert_nothing_started(host: DurableTestHost) -> None:
     assert host.instances == {}
-    for activity in ACTIVITIES:
+    for activity in names.ACTIVITIES:
         assert host.activity_calls(activity) == []
 
 
