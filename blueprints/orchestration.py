@@ -60,7 +60,6 @@ class CallFlow:
         self.retry = df.RetryOptions(self.plan.retry_first_interval_ms, self.plan.retry_attempts)
         self.record = CallRecord(call_id=self.call_id, received_at=self._now())
         self.ring_deadline = self._now_dt() + timedelta(seconds=self.plan.ring_timeout_seconds)
-        self.asked_for_slot = False
         self.unconfirmed_refer: str | None = None
         self.lost_slices = 0  # in a row: the call's socket could not be held
         self.step = names.SCREEN_CALL
@@ -78,7 +77,7 @@ class CallFlow:
             failed_step = self.step
             yield from self._leave_after_failure()
             self._end(f"error:{failed_step}")
-        if self.asked_for_slot:
+        if self.plan.max_concurrent_calls:  # every call asked for a slot as its first step
             self.ctx.signal_entity(SLOTS, "release", self.call_id)
         return self.record.to_dict()
 
@@ -109,8 +108,8 @@ class CallFlow:
     def _screen(self) -> Generator[Any, Any, Decision]:
         """Screen the caller and take a slot (if there is a limit) at once: one round trip.
 
-        A refused call's slot goes back with every other at the end; an unlimited app (0) never
-        touches the entity.
+        Every call's last step releases its slot (a no-op for one that got none); an unlimited app
+        (0) never touches the entity.
         """
         self.step = names.SCREEN_CALL
         request = {"call": self.call.to_dict(), "at": self._now()}
@@ -118,7 +117,6 @@ class CallFlow:
         limit = self.plan.max_concurrent_calls
         if not limit:
             return Decision.from_dict((yield screen))
-        self.asked_for_slot = True  # from here on, the end releases it (a no-op if not held)
         acquire = {"call_id": self.call_id, "limit": limit, "at": self._now()}
         slot = self.ctx.call_entity(SLOTS, "acquire", acquire)
         yield self.ctx.task_all([screen, slot])
