@@ -73,7 +73,7 @@ class CallFlow:
         try:
             yield from self._run()
         except Exception as error:  # an activity failed for good: end the call, keep the record
-            self.record.errors.append(f"{self.step}: {str(error).splitlines()[0][:300]}")
+            self._error(self.step, error)
             failed_step = self.step
             yield from self._leave_after_failure()
             self._end(f"error:{failed_step}")
@@ -290,10 +290,15 @@ class CallFlow:
         try:
             if self.record.accepted_at is not None:
                 yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
-            elif self.record.end_reason is None:
+            else:  # not answered: do not leave it ringing
                 yield from self._refuse(TEMPORARILY_UNAVAILABLE)
         except Exception as error:  # recorded: the record must still be written
-            self.record.errors.append(f"leaving after failure: {str(error).splitlines()[0][:300]}")
+            self._error("leaving after failure", error)
+
+    def _error(self, where: str, error: Exception) -> None:
+        """Record a failure by its first line: Durable's reasons carry whole tracebacks."""
+        first_line = (str(error).splitlines() or [""])[0]
+        self.record.errors.append(f"{where}: {first_line[:300]}")
 
     def _monitor(self, speak: str | None, seconds: int | None = None, converse: bool = True) -> Any:
         """Schedule a slice; it ends by the next time limit (wrap-up, then the hard end)."""
