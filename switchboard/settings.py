@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
@@ -110,7 +110,7 @@ class Settings:
             ring_timeout_seconds=reader.get("RING_TIMEOUT_SECONDS", _int_between(2, 300), "30"),
             silence_seconds=reader.get("SILENCE_SECONDS", _int_between(0, 3600), "30"),
             max_concurrent_calls=reader.get("MAX_CONCURRENT_CALLS", _int_between(0, 100_000), "50"),
-            prices=reader.get("USAGE_PRICES", Prices.parse, ""),
+            prices=reader.get("USAGE_PRICES", _prices, ""),
             policy=Policy(
                 allowlist=reader.get("CALLER_ALLOWLIST", _numbers, ""),
                 blocklist=reader.get("CALLER_BLOCKLIST", _numbers, ""),
@@ -237,10 +237,35 @@ def _agent_file(raw: str) -> Agent:
         raise ValueError(f"names an agent definition ({path}) that {error}") from error
 
 
+def _items(raw: str) -> list[str]:
+    """Comma-separated values, each stripped; empty ones are dropped."""
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _pairs(raw: str) -> list[tuple[str, str]]:
+    """Comma-separated ``name=value`` items, both sides stripped (no ``=``: an empty value)."""
+    split = (item.partition("=") for item in _items(raw))
+    return [(name.strip(), value.strip()) for name, _, value in split]
+
+
+def _prices(raw: str) -> Prices:
+    """``text_in=4,audio_out=64``: the named prices change, the others keep their default."""
+    names = {f.name for f in fields(Prices)}
+    values: dict[str, float] = {}
+    for name, value in _pairs(raw):
+        try:
+            price = float(value)
+        except ValueError:
+            price = -1.0
+        if name not in names or not 0 <= price < 10_000:
+            raise ValueError(f"must be name=price pairs with names from {sorted(names)}")
+        values[name] = price
+    return Prices(**values)
+
+
 def _department_targets(raw: str) -> dict[str, str]:
     targets: dict[str, str] = {}
-    for part in (p.strip() for p in raw.split(",") if p.strip()):
-        department, _, target = (s.strip() for s in part.partition("="))
+    for department, target in _pairs(raw):
         if not department or not is_transfer_target(target):
             raise ValueError(
                 "must be department=target pairs, e.g. sales=tel:+14155550123,support=sip:help@pbx"
@@ -254,7 +279,7 @@ def _off_or_name(raw: str) -> str | None:
 
 
 def _numbers(raw: str) -> frozenset[str]:
-    items = [item.strip() for item in raw.split(",") if item.strip()]
+    items = _items(raw)
     bad = [item for item in items if to_e164(item) != item]
     if bad:
         raise ValueError(f"must be comma-separated E.164 numbers (+14155550123); bad: {bad[:3]}")
@@ -262,7 +287,7 @@ def _numbers(raw: str) -> frozenset[str]:
 
 
 def _country_codes(raw: str) -> tuple[str, ...]:
-    codes = tuple(code.strip().lstrip("+") for code in raw.split(",") if code.strip())
+    codes = tuple(code.lstrip("+") for code in _items(raw))
     if not all(code.isdigit() and 1 <= len(code) <= 3 for code in codes):
         raise ValueError("must be comma-separated country calling codes, e.g. 1,44,46")
     return codes

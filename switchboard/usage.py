@@ -76,19 +76,3 @@ class Prices:
             + usage.output_audio_tokens * self.audio_out
         )
         return round(total / 1_000_000, 6)
-
-    @classmethod
-    def parse(cls, raw: str) -> Prices:
-        """``text_in=4,audio_out=64``: the named prices change, the others keep their default."""
-        names = {f.name for f in fields(cls)}
-        values: dict[str, float] = {}
-        for part in (p.strip() for p in raw.split(",") if p.strip()):
-            name, _, value = (s.strip() for s in part.partition("="))
-            try:
-                price = float(value)
-            except ValueError:
-                price = -1.0
-            if name not in names or not 0 <= price < 10_000:
-                raise ValueError(f"must be name=price pairs with names from {sorted(names)}")
-            values[name] = price
-        return cls(**values)

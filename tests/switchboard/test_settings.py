@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from switchboard.settings import Settings, SettingsError
+from switchboard.usage import Prices
 
 SECRET = "whsec_c3dpdGNoYm9hcmQtbG9jYWwtZW11bGF0b3Itc2VjcmV0"
 BASE = {
@@ -191,3 +192,12 @@ def test_record_retention_days_out_of_range_names_the_variable(raw: str) -> None
         Settings.from_env({**BASE, "CALL_RECORD_RETENTION_DAYS": raw})
     expected = f"CALL_RECORD_RETENTION_DAYS must be an integer between 1 and 3650, got {raw!r}"
     assert expected in str(raised.value)
+
+
+def test_usage_prices_name_overrides_and_reject_the_rest() -> None:
+    prices = Settings.from_env({**BASE, "USAGE_PRICES": "audio_out = 80, text_in=3.5"}).prices
+    assert prices == Prices(audio_out=80, text_in=3.5)
+    assert Settings.from_env({**BASE, "USAGE_PRICES": ""}).prices == Prices()
+    for bad in ("gold=1", "audio_out=-1", "audio_out=free", "audio_out"):
+        with pytest.raises(SettingsError, match="USAGE_PRICES must be name=price pairs"):
+            Settings.from_env({**BASE, "USAGE_PRICES": bad})

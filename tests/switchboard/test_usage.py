@@ -32,11 +32,3 @@ def test_cost_bills_cached_tokens_at_the_cached_rate_only() -> None:
     expected = (300 * 1 + 100 * 0.5 + 400 * 10 + 200 * 1 + 100 * 2 + 400 * 20) / 1_000_000
     assert prices.cost(usage) == pytest.approx(expected)
     assert Prices().cost(Usage()) == 0
-
-
-def test_prices_parse_named_overrides_and_reject_the_rest() -> None:
-    assert Prices.parse("audio_out = 80, text_in=3.5") == Prices(audio_out=80, text_in=3.5)
-    assert Prices.parse("") == Prices()
-    for bad in ("gold=1", "audio_out=-1", "audio_out=free", "audio_out"):
-        with pytest.raises(ValueError, match="name=price pairs"):
-            Prices.parse(bad)
