@@ -26,10 +26,10 @@ import time
 from typing import Any
 
 from bench._common import machine, percentile, table, use_emulator_settings
+from devhost.durable_host import DurableTestHost, indexed_functions
+from devhost.http_front import HttpFront
 from emulator import Emulator, EmulatorConfig, Scenario, parse_scenario
 from switchboard.connection import close_connection
-from tests.support.durable_host import DurableTestHost, indexed_functions
-from tests.support.http_front import HttpFront
 
 CALL_TIMEOUT_SECONDS = 15.0
 SETTLE_TIMEOUT_SECONDS = 60.0

@@ -31,11 +31,11 @@ import azure.functions as func
 import openai
 
 from bench._common import machine, percentile, table, use_emulator_settings
+from devhost.durable_host import DurableTestHost, indexed_functions
 from emulator import Emulator, EmulatorConfig
 from emulator.config import DEFAULT_WEBHOOK_SECRET
 from emulator.webhook import sign
 from switchboard.connection import close_connection
-from tests.support.durable_host import DurableTestHost, indexed_functions
 
 SETTLE_TIMEOUT_SECONDS = 120.0
 RUN_TIMEOUT_SECONDS = 300.0

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 import pytest
 from azure.functions.decorators.function_app import Function
 
+from devhost.durable_host import DurableTestHost, indexed_functions
+from devhost.http_front import HttpFront
 from emulator import Emulator, EmulatorConfig
 from emulator.config import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET
 from switchboard.connection import close_connection
 from switchboard.settings import get_settings
-from tests.support.durable_host import DurableTestHost, indexed_functions
-from tests.support.http_front import HttpFront
 
 TRANSFER_TARGET = "tel:+14155550100"
 

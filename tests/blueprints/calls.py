@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from devhost.durable_host import DurableTestHost
 from emulator import Emulator
-from tests.support.durable_host import DurableTestHost
 
 RECORD_TIMEOUT = 15.0
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from devhost.durable_host import DurableTestHost
 from emulator import Emulator
 from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE
 from tests.blueprints.calls import RECORD_TIMEOUT, place_and_finish, requests, successful
 from tests.conftest import TRANSFER_TARGET, CallEnv
-from tests.support.durable_host import DurableTestHost
 
 
 async def test_greeting_call_is_accepted_greeted_transcribed_and_recorded(

@@ -7,10 +7,10 @@ from typing import Any
 
 import azure.functions as func
 
+from devhost.durable_host import DurableTestHost
 from emulator import Emulator
 from tests.blueprints.calls import held_slots, live_call
 from tests.conftest import TRANSFER_TARGET
-from tests.support.durable_host import DurableTestHost
 
 TIMEOUT = 15.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from devhost.durable_host import DurableTestHost
 from emulator import Emulator
 from switchboard.agent import (
     CHECK_IN_LINE,
@@ -15,7 +16,6 @@ from switchboard.records import CallRecord
 from switchboard.usage import Prices, Usage
 from tests.blueprints.calls import held_slots, place_and_finish, requests, successful
 from tests.conftest import TRANSFER_TARGET, CallEnv
-from tests.support.durable_host import DurableTestHost
 
 SALES = "tel:+14155550111"
 FALLBACK = "sip:operator@pbx.example.com"

@@ -15,14 +15,14 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import (
 )
 
 from activities import names
+from devhost.durable_host import DurableTestHost, EntityView
+from devhost.functions import call_timer
 from emulator import Emulator
 from switchboard.records import CallStart
 from switchboard.settings import get_settings
 from switchboard.webhook import IncomingCall
 from tests.blueprints.calls import live_call, place_and_finish
 from tests.conftest import CallEnv
-from tests.support.durable_host import DurableTestHost, EntityView
-from tests.support.functions import call_timer
 
 TIMEOUT = 15.0
 SLOTS = "@call_slots@global"

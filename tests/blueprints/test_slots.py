@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from devhost.durable_host import DurableTestHost
+from devhost.functions import call_timer
 from emulator import Emulator
 from switchboard.webhook import instance_id_for
 from tests.blueprints.calls import held_slots
 from tests.conftest import CallEnv
-from tests.support.durable_host import DurableTestHost
-from tests.support.functions import call_timer
 
 
 async def run_sweep(host: DurableTestHost) -> None:

@@ -51,6 +51,14 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import (
 )
 
 from activities import names
+from devhost.durable_host import (
+    TERMINAL,
+    ActivityFault,
+    CrashWhen,
+    DurableTestHost,
+    indexed_functions,
+)
+from devhost.http_front import HttpFront
 from emulator import Emulator, EmulatorConfig, parse_scenario
 from emulator.call import Call
 from emulator.config import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET
@@ -58,14 +66,6 @@ from switchboard.connection import REST_TIMEOUT_SECONDS, close_connection
 from switchboard.settings import get_settings
 from tests.blueprints.calls import SLOTS_ENTITY, held_slots
 from tests.campaigns.conftest import campaign_profile
-from tests.support.durable_host import (
-    TERMINAL,
-    ActivityFault,
-    CrashWhen,
-    DurableTestHost,
-    indexed_functions,
-)
-from tests.support.http_front import HttpFront
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import re
 
 import pytest
 
+from devhost.durable_host import DurableTestHost
 from emulator import Emulator
 from emulator.scenario import load_scenario
-from tests.support.durable_host import DurableTestHost
 from tests.support.logs import leaks, record_text, secrets
 
 RECORD_TIMEOUT = 20.0

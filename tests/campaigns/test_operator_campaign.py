@@ -21,12 +21,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activities.names import OPERATOR_EVENT
+from devhost.durable_history import Event
+from devhost.durable_host import DurableTestHost
 from emulator import Emulator
 from switchboard.operator import OperatorCommand
 from tests.campaigns.conftest import CAMPAIGN
 from tests.campaigns.signing import encode, incoming_event, signed_headers
-from tests.support.durable_history import Event
-from tests.support.durable_host import DurableTestHost
 
 CALL_TIMEOUT = 5.0
 RECORD_TIMEOUT = 15.0

@@ -20,6 +20,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from activities import names
+from devhost.durable_host import DurableTestHost
 from switchboard.webhook import MAX_BODY_BYTES, instance_id_for
 from tests.campaigns.conftest import CAMPAIGN
 from tests.campaigns.signing import (
@@ -30,7 +31,6 @@ from tests.campaigns.signing import (
     signature,
     signed_headers,
 )
-from tests.support.durable_host import DurableTestHost
 
 URL = "http://127.0.0.1/api/calls/incoming"
 CALL_TIMEOUT = 5.0

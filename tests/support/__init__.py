@@ -1,1 +1,1 @@
-"""Test support: a local Durable Functions host for running the app without Core Tools."""
+"""Test support: what tests share besides the app host (log checks)."""

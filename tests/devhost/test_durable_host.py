@@ -16,7 +16,7 @@ import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
-from .durable_host import ActivityCrash, DurableTestHost, InstanceView
+from devhost.durable_host import ActivityCrash, DurableTestHost, InstanceView
 
 Status = df.OrchestrationRuntimeStatus
 Orchestration = Generator[Any, Any, Any]

@@ -1,0 +1,1 @@
+"""A local Functions host for Switchboard: runs function_app.py without Core Tools."""
