@@ -82,8 +82,11 @@ def _flag(request: web.Request, name: str, default: bool) -> bool:
 
 
 def _payload(view: InstanceView, request: web.Request) -> dict[str, Any]:
-    """StatusResponsePayload: note the history key is ``historyEvents`` (the SDK's ``history``
-    parameter therefore stays None; the events land on the status object's ``historyEvents``)."""
+    """StatusResponsePayload, as the extension answers a status query.
+
+    The history key is ``historyEvents``: the SDK's ``history`` parameter therefore stays None and
+    the events land on the status object's ``historyEvents``.
+    """
     show_input = _flag(request, "showInput", True)
     payload: dict[str, Any] = {
         "name": view.name,

@@ -56,11 +56,11 @@ def execution_started(name: str, input_: Any, instance_id: str, execution_id: st
 
 
 def activity_failure(name: str, exc: BaseException, stack: str) -> tuple[str, str]:
-    """Return TaskFailed ``Reason`` and ``Details`` for an activity that raised ``exc``.
+    r"""Return TaskFailed ``Reason`` and ``Details`` for an activity that raised ``exc``.
 
     The Python worker reports ``"<Type>: <message>"``; the extension's TaskActivityShim turns that
     into ``"Activity function '<name>' failed: <Type>: <message>"`` and puts the serialized .NET
-    exception in ``Details``. The orchestrator sees ``Exception(f"{Reason} \\n {Details}")``.
+    exception in ``Details``. The orchestrator sees ``Exception(f"{Reason} \n {Details}")``.
     """
     message = f"{type(exc).__name__}: {exc}"
     details = {
