@@ -1,8 +1,10 @@
-"""The HTTP side of the Functions host, for tests: routes ``/api/<route>`` to HTTP functions.
+"""The HTTP side of the Functions host: routes ``/api/<route>`` to the app's HTTP functions.
 
 It lets the emulator deliver its webhooks over real HTTP to the real ingress function: requests
 become ``func.HttpRequest`` objects (raw body bytes, headers, route parameters) and are handed to
-:meth:`DurableTestHost.call_http`, which binds the durable client as the worker does.
+:meth:`DurableTestHost.call_http`, which binds the durable client as the worker does. Tests serve
+it alone on an ephemeral port; ``devhost.server`` mounts :meth:`HttpFront.handle` beside the
+Durable API and checks function keys first.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class HttpFront:
         self._host = host
         self._max_body_bytes = max_body_bytes
         self._routes: list[tuple[re.Pattern[str], frozenset[str], str]] = []
+        self.auth_levels: dict[str, str] = {}
+        """Each HTTP function's ``authLevel`` (``anonymous``, ``function`` or ``admin``)."""
         for function in functions:
             name = function.get_function_name()
             assert name is not None
@@ -41,12 +45,13 @@ class HttpFront:
                 if binding["type"] == "httpTrigger":
                     methods = frozenset(m.upper() for m in binding.get("methods") or ())
                     self._routes.append((_pattern(binding["route"]), methods, name))
+                    self.auth_levels[name] = str(binding.get("authLevel", "function")).lower()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
     async def __aenter__(self) -> Self:
         app = web.Application(client_max_size=self._max_body_bytes)
-        app.router.add_route("*", ROUTE_PREFIX + "{tail:.*}", self._handle)
+        app.router.add_route("*", ROUTE_PREFIX + "{tail:.*}", self.handle)
         self._runner, self.base_url = await serve_on_loopback(app)
         return self
 
@@ -59,26 +64,34 @@ class HttpFront:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        path = request.match_info["tail"]
+    def route(self, method: str, path: str) -> tuple[str, dict[str, str]] | None:
+        """The function serving ``method`` on ``path`` (after ``/api/``) and its route params."""
         for pattern, methods, name in self._routes:
             match = pattern.fullmatch(path)
-            if match and (not methods or request.method in methods):
-                req = func.HttpRequest(
-                    method=request.method,
-                    url=str(request.url),
-                    headers=dict(request.headers),
-                    params=dict(request.query),
-                    route_params=match.groupdict(),
-                    body=await request.read(),
-                )
-                response = await self._host.call_http(name, req)
-                return web.Response(
-                    body=response.get_body(),
-                    status=response.status_code,
-                    content_type=response.mimetype,
-                )
-        return web.Response(status=404)
+            if match and (not methods or method in methods):
+                return name, match.groupdict()
+        return None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Serve ``/api/{tail}``: the matching HTTP function's response, or 404."""
+        found = self.route(request.method, request.match_info["tail"])
+        if found is None:
+            return web.Response(status=404)
+        name, route_params = found
+        req = func.HttpRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=dict(request.headers),
+            params=dict(request.query),
+            route_params=route_params,
+            body=await request.read(),
+        )
+        response = await self._host.call_http(name, req)
+        return web.Response(
+            body=response.get_body(),
+            status=response.status_code,
+            content_type=response.mimetype,
+        )
 
 
 def _pattern(route: str) -> re.Pattern[str]:

@@ -1,4 +1,4 @@
-"""Serving an aiohttp app on an ephemeral loopback port: the test host's HTTP endpoints."""
+"""Serving an aiohttp app on a loopback port: the host's HTTP endpoints."""
 
 from __future__ import annotations
 
@@ -7,10 +7,20 @@ import socket
 from aiohttp import web
 
 
-async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, str]:
-    """Serve ``app`` on 127.0.0.1 at a free port; the runner (to clean up) and the origin URL."""
+async def serve_on_loopback(app: web.Application, port: int = 0) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on 127.0.0.1 at ``port`` (0: a free one); the runner and the origin URL.
+
+    Binding happens first, so a port in use raises ``OSError`` before anything is started.
+    """
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    if port:
+        # A fixed port must be reusable right after a previous run's sockets (TIME_WAIT).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.SockSite(runner, sock).start()
