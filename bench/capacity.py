@@ -767,16 +767,24 @@ def draw(points: list[Point], path: str) -> None:
 
 def main() -> None:
     """Driver by default; ``_source`` and ``_worker`` are the two pinned child roles."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("role", nargs="?", default="run", choices=["run", "_source", "_worker"])
-    parser.add_argument("--calls", default="100,500,1000,2000,3000")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.capacity",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    # The child roles and their options are how the driver starts its two pinned processes.
+    internal = argparse.SUPPRESS
+    parser.add_argument(
+        "role", nargs="?", default="run", choices=["run", "_source", "_worker"], help=internal
+    )
+    parser.add_argument("--calls", default="100,500,1000,2000,3000", help="concurrent calls")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window per point")
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"some of {','.join(ALL_MODES)}")
     parser.add_argument("--plot", default=None, help="write the curve as a PNG here")
-    parser.add_argument("--cpu", type=int, default=0)
-    parser.add_argument("--mode", default="switchboard", choices=ALL_MODES)
-    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--cpu", type=int, default=0, help=internal)
+    parser.add_argument("--mode", default="switchboard", choices=ALL_MODES, help=internal)
+    parser.add_argument("--port", type=int, default=0, help=internal)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.role == "_source":
