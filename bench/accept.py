@@ -1,7 +1,7 @@
 """Time to accept: from the webhook leaving the SIP gateway to the gateway receiving ``accept``.
 
 The whole path is real except the Functions host: the emulator signs and POSTs the webhook over
-HTTP to the ingress function (served by ``tests/support/http_front.py``), which starts the
+HTTP to the ingress function (served by ``devhost/http_front.py``), which starts the
 orchestration in the Durable test host; the orchestrator runs ``screen_call`` (and asks the
 ``call_slots`` entity for a slot at the same time, so admission control adds no round trip of its
 own) then ``accept_call``, whose REST request reaches the emulator. The emulator's call timeline

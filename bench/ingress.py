@@ -1,7 +1,7 @@
 """Webhook ingress: the real ``incoming_call`` HTTP function against its floor.
 
 Each request is a distinct, correctly signed ``realtime.call.incoming`` delivery, handed to the
-real function through the Durable test host exactly as ``tests/support/http_front.py`` does
+real function through the Durable test host exactly as ``devhost/http_front.py`` does
 (``host.call_http``), so every one verifies, parses, reads the instance status and starts an
 orchestration over the Durable HTTP API on loopback.
 

@@ -1,4 +1,4 @@
-"""A local Durable Functions host for tests, driving the app's real code through the real SDK.
+"""A local Durable Functions host (tests, python -m devhost) driving the app's real code and SDK.
 
 What it emulates (from the azure-functions-durable 1.7 SDK and the Durable extension sources):
 
