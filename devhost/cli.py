@@ -29,7 +29,7 @@ from .settings import LocalSettingsError, apply_local_settings
 logger = logging.getLogger("devhost")
 
 DEFAULT_PORT = 7071
-_QUIET_LOGGERS = ("azure", "aiohttp.access", "httpx", "httpcore", "openai", "asyncio")
+_QUIET_LOGGERS = ("azure", "aiohttp.access", "openai", "asyncio")  # the app's HTTP requests stay
 
 
 class _UtcFormatter(logging.Formatter):
@@ -38,12 +38,22 @@ class _UtcFormatter(logging.Formatter):
         return f"{stamp}.{int(record.msecs):03d}Z"
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help with the description as written and each real default shown once."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS):
+            text += " (default: %(default)s)"
+        return text
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of ``python -m devhost``."""
     root = argparse.ArgumentParser(
         prog="python -m devhost",
         description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     root.add_argument(
         "--port",
@@ -67,9 +77,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check no keys, as func start does without --enableAuth",
     )
-    root.add_argument(
-        "--verbose", action="store_true", help="debug logs, HTTP client logs included"
-    )
+    root.add_argument("--verbose", action="store_true", help="debug logs, the SDKs' included")
     return root
 
 
