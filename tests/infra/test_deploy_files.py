@@ -140,7 +140,8 @@ def test_funcignore_keeps_tests_and_local_files_out_and_the_app_in() -> None:
         assert pattern in patterns, pattern
     for path in ("tests/test_x.py", "emulator/server.py", ".venv/bin/python",
                  ".venv-checkov/bin/checkov", "local.settings.json", "README.md",
-                 "docs/deploy.md", ".git/config", "infra/main.bicep"):  # fmt: skip
+                 "docs/deploy.md", ".git/config", "infra/main.bicep",
+                 "devhost/server.py"):  # fmt: skip
         assert _ignored(patterns, path), f"{path} would be deployed"
     for path in RUNTIME:
         assert not _ignored(patterns, path), f"{path} would be left out of the package"
