@@ -110,8 +110,10 @@ def _check_app_settings() -> None:
         logger.error("The app's settings are not valid; calls will fail until fixed: %s", exc)
 
 
-async def serve(app: Any, args: argparse.Namespace, port: int, keys: Keys | None, hub: str) -> int:
-    """Serve until Ctrl-C or SIGTERM."""
+async def serve(app: Any, port: int, keys: Keys | None, hub: str) -> int:
+    """Serve until Ctrl-C or SIGTERM, then close the app's connection as worker shutdown does."""
+    from switchboard.connection import close_connection
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -131,6 +133,7 @@ async def serve(app: Any, args: argparse.Namespace, port: int, keys: Keys | None
             print(f"\nHost started: {dev.base_url} (Ctrl-C stops it)\n", flush=True)
             await stop.wait()
             logger.info("Stopping the host.")
+        await close_connection()
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
@@ -169,5 +172,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     import function_app
 
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(serve(function_app.app, args, port, keys, _task_hub(root)))
+        return asyncio.run(serve(function_app.app, port, keys, _task_hub(root)))
     return 130

@@ -67,13 +67,20 @@ class DevHost:
         keys: Keys | None,
         task_hub: str = "TestHubName",
     ) -> None:
-        """Wrap the functions for execution logs; nothing is served until entered."""
+        """Wrap the functions for execution logs, read the timer schedules; nothing runs yet."""
         self.functions = logged(functions)
         self.host = DurableTestHost(self.functions, task_hub=task_hub, raise_on_problems=False)
         self.front = HttpFront(self.host, self.functions)
         self.keys = keys
         self.port = port
         self.base_url = ""
+        self._schedules = {
+            function.get_function_name() or "?": Schedule.parse(
+                _binding(function, "timerTrigger")["schedule"]
+            )
+            for function in self.functions
+            if trigger_type(function) == "timerTrigger"
+        }
         self._runner: web.AppRunner | None = None
         self._timers: list[asyncio.Task[None]] = []
 
@@ -90,11 +97,8 @@ class DevHost:
         except BaseException:
             await self.host.__aexit__(None, None, None)
             raise
-        for function in self.functions:
-            if trigger_type(function) == "timerTrigger":
-                name = function.get_function_name() or "?"
-                schedule = Schedule.parse(_binding(function, "timerTrigger")["schedule"])
-                self._timers.append(asyncio.create_task(run_timer(self.host, name, schedule)))
+        for name, schedule in self._schedules.items():
+            self._timers.append(asyncio.create_task(run_timer(self.host, name, schedule)))
         return self
 
     async def __aexit__(

@@ -145,6 +145,8 @@ async def test_a_call_placed_through_the_emulator_runs_through_python_m_devhost(
         "Stopping the host.",
     ):
         assert line in devhost.output, line
+    assert "Traceback" not in devhost.output
+    assert "Unclosed" not in devhost.output
 
 
 async def test_a_port_in_use_is_one_line_naming_it(tmp_path: Path, emulator: Emulator) -> None:
