@@ -12,7 +12,7 @@ prints this message instead of a traceback from deep inside the app. Usage:
 from __future__ import annotations
 
 import re
-import subprocess
+import subprocess  # nosec B404
 import sys
 from pathlib import Path
 
@@ -45,8 +45,9 @@ def problem(version: Version, pyproject_text: str) -> str | None:
 
 
 def _version_of(python: str) -> Version:
+    # Runs the interpreter the user named in PYTHON, as the test command itself then does.
     command = [python, "-c", "import sys; print(*sys.version_info[:2])"]
-    major, minor = subprocess.check_output(command, text=True).split()  # noqa: S603
+    major, minor = subprocess.check_output(command, text=True).split()  # noqa: S603  # nosec
     return int(major), int(minor)
 
 
