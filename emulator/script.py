@@ -31,7 +31,7 @@ async def run_script(call: Call, step_timeout: float) -> None:
     """Run every step; record `completed`, `failed` (a wait timed out) or `stopped` (call ended)."""
     runner = _Runner(call, step_timeout)
     try:
-        await runner.run(call.scenario.steps, "steps")
+        await runner.run(call.scenario.steps, "steps", final=True)
     except TimeoutError as exc:
         call.script_status = "failed"
         call.script_error = str(exc)
@@ -40,6 +40,12 @@ async def run_script(call: Call, step_timeout: float) -> None:
         await call.notify()
         return
     except asyncio.CancelledError:
+        if runner.final_wait is not None and runner.final_wait():
+            # What the last step waited for happened before the end; only the script's task had
+            # not run yet (the end can be handled first: aiohttp starts handlers eagerly on 3.12).
+            call.script_status = "completed"
+            call.record("script", status="completed")
+            raise
         call.script_status = "stopped"
         call.script_error = "the call ended before the script did"
         call.record("script", status="stopped")
@@ -55,22 +61,31 @@ class _Runner:
         self.step_timeout = step_timeout
         self.seen = Counters()
         """What the script has already waited for, so each `wait_for` waits for something new."""
+        self.final_wait: Callable[[], bool] | None = None
+        """The condition of the script's last step while it is being waited for."""
 
-    async def run(self, steps: tuple[Step, ...], where: str) -> None:
+    async def run(self, steps: tuple[Step, ...], where: str, *, final: bool) -> None:
+        """Run `steps`; `final` when the last of them is the last of the whole script."""
         for index, step in enumerate(steps):
             path = f"{where}[{index}]"
             self.call.record("script", step=path, action=type(step).__name__)
-            await self.step(step, path)
+            await self.step(step, path, final=final and index == len(steps) - 1)
 
-    async def step(self, step: Step, path: str) -> None:
+    async def step(self, step: Step, path: str, *, final: bool) -> None:
         call = self.call
         match step:
             case Wait(seconds):
                 await asyncio.sleep(seconds * call.time_scale)
             case WaitFor(until, timeout):
                 seen = getattr(self.seen, until)
+
+                def happened() -> bool:
+                    return bool(getattr(call.counters, until) > seen)
+
+                if final:
+                    self.final_wait = happened
                 await self._until(
-                    lambda: getattr(call.counters, until) > seen,
+                    happened,
                     timeout or self.step_timeout,
                     f"{path}: nothing new for wait_for {until!r}",
                 )
@@ -96,7 +111,8 @@ class _Runner:
                 await call.redeliver_webhook()
             case Repeat(times, steps):
                 for round_ in range(times):
-                    await self.run(steps, f"{path}.steps#{round_}")
+                    last = final and round_ == times - 1
+                    await self.run(steps, f"{path}.steps#{round_}", final=last)
             case _:
                 assert_never(step)
 
