@@ -9,6 +9,7 @@ name the offending field, e.g. ``steps[2].seconds``.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ ClientEventType: TypeAlias = Literal[
     "session.update",
     "response.create",
     "conversation.item.create",
+    "conversation.item.retrieve",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
     "response.cancel",
     "input_audio_buffer.clear",
     "output_audio_buffer.clear",
@@ -42,6 +46,9 @@ FAULT_ACTIONS: tuple[str, ...] = get_args(FaultAction)
 HTTP_ONLY_ACTIONS = frozenset({"status", "timeout", "reset"})
 """Actions that answer (or withhold the answer to) an HTTP request: not for client events."""
 MAX_HOLD_SECONDS = 600.0
+MAX_EXTRA_SIGNATURES = 5
+MAX_KEYS = 64
+_KEYS = re.compile(rf"[0-9*#A-D]{{1,{MAX_KEYS}}}\Z")
 
 _T = TypeVar("_T")
 
@@ -119,6 +126,15 @@ class RedeliverWebhook:
 
 
 @dataclass(frozen=True)
+class Keypad:
+    """The caller presses keys: one `input_audio_buffer.dtmf_event_received` per key."""
+
+    keys: str
+    interval_seconds: float = 0.1
+    """Between two presses (scaled by the time scale)."""
+
+
+@dataclass(frozen=True)
 class Repeat:
     """Run `steps` `times` times (for long calls)."""
 
@@ -126,7 +142,9 @@ class Repeat:
     steps: tuple[Step, ...]
 
 
-Step: TypeAlias = Wait | WaitFor | Say | Respond | Hangup | DropSockets | RedeliverWebhook | Repeat
+Step: TypeAlias = (
+    Wait | WaitFor | Say | Respond | Keypad | Hangup | DropSockets | RedeliverWebhook | Repeat
+)
 
 
 @dataclass(frozen=True)
@@ -150,6 +168,9 @@ class WebhookFaults:
     bad_signature: bool = False
     timestamp_offset_seconds: int = 0
     """Added to `webhook-timestamp` (and signed), e.g. -900 for a stale delivery."""
+    extra_signatures: int = 0
+    """Signatures by other keys sent before the real one, space-separated in
+    `webhook-signature` (as during a secret rotation): any match must do."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +181,9 @@ class AcceptFaults:
     fail_times: int = 0
     retry_after_seconds: float = 0.1
     delay_seconds: float = 0.0
+    accepts_cancelled_calls: bool = False
+    """A caller who hangs up while ringing goes unnoticed: accept still answers 200 and the
+    session runs with nobody on the line (reported of the real service)."""
 
 
 @dataclass(frozen=True)
@@ -351,7 +375,12 @@ def _webhook(t: _Table) -> WebhookFaults:
         duplicate_delay_seconds=t.number("duplicate_delay_seconds", 0.05),
         bad_signature=t.get("bad_signature", bool, False),
         timestamp_offset_seconds=t.get("timestamp_offset_seconds", int, 0),
+        extra_signatures=t.get("extra_signatures", int, 0),
     )
+    if not 0 <= faults.extra_signatures <= MAX_EXTRA_SIGNATURES:
+        raise ScenarioError(
+            f"{t.path('extra_signatures')} must be between 0 and {MAX_EXTRA_SIGNATURES}"
+        )
     t.done()
     return faults
 
@@ -369,6 +398,7 @@ def _accept(t: _Table) -> AcceptFaults:
         fail_times=fail_times,
         retry_after_seconds=t.number("retry_after_seconds", 0.1),
         delay_seconds=t.number("delay_seconds", 0.0),
+        accepts_cancelled_calls=t.get("accepts_cancelled_calls", bool, False),
     )
     t.done()
     return faults
@@ -492,6 +522,14 @@ def _step(t: _Table) -> Step:
                     f"{t.path('reply')} or {t.path('tool')} is required for 'respond'"
                 )
             step = Respond(turn)
+        case "keypad":
+            keys = t.get("keys", str, "")
+            if not _KEYS.fullmatch(keys):
+                raise ScenarioError(
+                    f"{t.path('keys')} must be 1-{MAX_KEYS} keypad keys (0-9, *, #, A-D), "
+                    f"got {keys!r}"
+                )
+            step = Keypad(keys, t.number("interval_seconds", 0.1))
         case "hangup":
             step = Hangup()
         case "drop_sockets":
@@ -505,7 +543,7 @@ def _step(t: _Table) -> Step:
             step = Repeat(times, _steps(t.tables("steps")))
         case _:
             raise ScenarioError(
-                f"{t.path('action')} must be one of wait, wait_for, say, respond, hangup, "
+                f"{t.path('action')} must be one of wait, wait_for, say, respond, keypad, hangup, "
                 f"drop_sockets, redeliver_webhook, repeat; got {action!r}"
             )
     t.done()

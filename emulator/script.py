@@ -9,11 +9,12 @@ from dataclasses import replace
 from typing import assert_never
 
 from .call import Call, CallState, Counters
-from .events import caller_speech_events
-from .realtime import auto_responds, respond
+from .events import caller_speech_events, keypad_event
+from .model import auto_responds, respond
 from .scenario import (
     DropSockets,
     Hangup,
+    Keypad,
     ModelTurn,
     RedeliverWebhook,
     Repeat,
@@ -85,6 +86,12 @@ class _Runner:
                     await self._respond(turn, path, input_text=text)
                 else:
                     call.next_turns.append(turn)
+            case Keypad(keys, interval):
+                await self._until_socket(path)
+                for index, key in enumerate(keys):
+                    if index:
+                        await asyncio.sleep(interval * call.time_scale)
+                    await call.broadcast(keypad_event(key))
             case Respond(turn):
                 await self._until_socket(path)
                 await self._respond(turn, path)
