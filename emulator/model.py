@@ -39,11 +39,18 @@ DEFAULT_SESSION: JsonDict = {
 
 
 def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> JsonDict:
-    """Deep-merge `update` into `base` like a session update: objects merge, the rest replaces."""
+    """Deep-merge `update` into `base` like a session update: objects merge, the rest replaces.
+
+    An object whose `type` changes (turn detection, an audio format) is replaced whole.
+    """
     result = dict(base)
     for key, value in update.items():
         current = result.get(key)
-        if isinstance(value, dict) and isinstance(current, dict):
+        if (
+            isinstance(value, dict)
+            and isinstance(current, dict)
+            and value.get("type", current.get("type")) == current.get("type")
+        ):
             result[key] = merge(current, value)
         else:
             result[key] = value
