@@ -239,6 +239,9 @@ class Scenario:
     steps: tuple[Step, ...]
     expect: Expectation
     faults: tuple[Fault, ...] = ()
+    session_limit_seconds: float | None = None
+    """Ends the session this long after the call was placed (scaled by the time scale), like
+    the service's own session limit; None: `max_call_seconds` of the emulator."""
 
 
 def _scenario_dir() -> Path:
@@ -281,6 +284,11 @@ def parse_scenario(name: str, data: Mapping[str, object]) -> Scenario:
             steps=_steps(top.tables("steps")),
             expect=_expect(top.table("expect")),
             faults=tuple(_fault(t) for t in top.tables("faults")),
+            session_limit_seconds=(
+                top.number("session_limit_seconds", 0.0, minimum=0.01)
+                if top.has("session_limit_seconds")
+                else None
+            ),
         )
         top.done()
     except ScenarioError as exc:

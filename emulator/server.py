@@ -180,7 +180,10 @@ class Emulator:
         if call.state is CallState.RINGING:
             call.finish(CallState.ENDED, EndReason.RING_TIMEOUT, 408)
             return
-        await asyncio.sleep(max(0.0, self.config.max_call_seconds - call.elapsed()))
+        limit = self.config.max_call_seconds
+        if call.scenario.session_limit_seconds is not None:
+            limit = min(limit, call.scenario.session_limit_seconds * call.time_scale)
+        await asyncio.sleep(max(0.0, limit - call.elapsed()))
         call.finish(CallState.ENDED, EndReason.SESSION_LIMIT)
 
     # -- HTTP ---------------------------------------------------------------------------
