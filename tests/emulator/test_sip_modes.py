@@ -6,13 +6,20 @@ import itertools
 import time
 from typing import Any
 
+import aiohttp
 import pytest
 import standardwebhooks
 from openai import AsyncOpenAI, InvalidWebhookSignatureError
 from openai.types.realtime import InputAudioBufferDtmfEventReceivedEvent
 
 from emulator import Emulator, ScenarioError, parse_scenario
-from tests.emulator.emulator_testkit import SECRET, FakeApp, assert_server_events, sent_events
+from tests.emulator.emulator_testkit import (
+    API_KEY,
+    SECRET,
+    FakeApp,
+    assert_server_events,
+    sent_events,
+)
 
 ACCEPT = {"type": "realtime", "model": "gpt-realtime", "instructions": "Be brief."}
 
@@ -68,6 +75,32 @@ async def test_an_unanswered_ghost_call_ends_at_the_scenario_session_limit(
     await sdk.realtime.calls.accept(call_id, **ACCEPT)  # type: ignore[arg-type]
     view = await emu.wait_for_end(call_id, timeout=5)
     assert (view["state"], view["reason"]) == ("ended", "session_limit")
+
+
+async def test_a_gone_caller_cannot_speak_or_press_keys(emu: Emulator, sdk: AsyncOpenAI) -> None:
+    scenario = parse_scenario(
+        "ghost_speaks",
+        {
+            "accept": {"accepts_cancelled_calls": True},
+            "steps": [
+                {"action": "hangup"},
+                {"action": "wait_for", "until": "accepted"},
+                {"action": "respond", "reply": "Hello? Anyone there?"},
+                {"action": "say", "text": "I am not here."},
+            ],
+        },
+    )
+    call_id = await emu.place_call(scenario, "http://127.0.0.1:9/unused")
+    await sdk.realtime.calls.accept(call_id, **ACCEPT)  # type: ignore[arg-type]
+    call = emu.calls[call_id]
+    async with aiohttp.ClientSession() as http:
+        url = f"{emu.base_url}/openai/v1/realtime?call_id={call_id}"
+        async with http.ws_connect(url, headers={"api-key": API_KEY}):
+            await call.wait_until(lambda: call.script_status != "running", timeout=3)
+    assert call.script_status == "failed"
+    assert call.script_error == "steps[3]: the caller hung up while ringing and cannot be heard"
+    assert call.counters.response_done == 1  # the model spoke, to nobody
+    await sdk.realtime.calls.hangup(call_id)
 
 
 async def test_several_signatures_one_of_which_matches(emu: Emulator, app: FakeApp) -> None:
