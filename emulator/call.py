@@ -95,6 +95,15 @@ class Call:
     last_response_id: str | None = None
     tool_calls: dict[str, str] = field(default_factory=dict)
     """Function calls the model made, by `call_id` → tool name."""
+    items: dict[str, JsonDict] = field(default_factory=dict)
+    """The conversation as the server keeps it: every item added, by id (latest version)."""
+    audio_played: bool = False
+    """The model has spoken: from then on the session's voice cannot change."""
+    input_audio_bytes: int = 0
+    """Audio the client appended to the input buffer and has not committed or cleared."""
+    caller_gone: bool = False
+    """The caller hung up while ringing and the service missed it (see the accept mode
+    `accepts_cancelled_calls`): the call can still be answered, and nobody is on the line."""
     script_status: str = "running"
     script_error: str | None = None
     webhook_id: str = field(default_factory=lambda: new_id("wh_"))
@@ -225,6 +234,10 @@ class Call:
 
     async def broadcast(self, payload: JsonDict) -> None:
         """Send an event to every attached socket (all sockets share the call's session)."""
+        if payload["type"] in ("conversation.item.added", "conversation.item.done"):
+            self.items[payload["item"]["id"]] = payload["item"]
+        elif payload["type"] == "output_audio_buffer.started":
+            self.audio_played = True
         await self.send_to(list(self.sockets.values()), payload)
 
     async def redeliver_webhook(self) -> None:
@@ -234,7 +247,18 @@ class Call:
         await self.redeliver()
 
     def caller_hangup(self) -> bool:
-        """The caller hangs up: a ringing call is cancelled (SIP 487), an active one ends."""
+        """The caller hangs up: a ringing call is cancelled (SIP 487), an active one ends.
+
+        With the scenario's `accepts_cancelled_calls`, a cancel while ringing goes unnoticed by
+        the service: the call stays answerable, with nobody on the line, until the app hangs up.
+        """
+        if self.caller_gone:
+            return False
+        if self.state is CallState.RINGING and self.scenario.accept.accepts_cancelled_calls:
+            self.caller_gone = True
+            self.record("caller_gone", state=self.state.value, noticed=False)
+            logger.info("call %s: caller hung up while ringing, unnoticed", self.call_id)
+            return False
         if self.state is CallState.RINGING:
             return self.finish(CallState.ENDED, EndReason.CALLER_CANCELLED, 487)
         return self.finish(CallState.ENDED, EndReason.CALLER_HANGUP)

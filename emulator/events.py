@@ -126,6 +126,7 @@ def response_events(
             "usage": None,
         },
     )
+    yield rate_limits_event()
     output: list[JsonDict] = []
     if spoken is not None:
         item = yield from _message_events(response_id, len(output), spoken, audio=audio)
@@ -257,6 +258,43 @@ def caller_speech_events(text: str, *, start_ms: int) -> Iterator[JsonDict]:
         transcript=text,
         usage={"type": "duration", "seconds": round((end_ms - start_ms) / 1000, 3)},
     )
+
+
+RATE_LIMITS: tuple[tuple[str, int, float], ...] = (
+    ("requests", 5000, 0.012),
+    ("tokens", 400000, 0.9),
+)
+"""(name, limit, reset_seconds) of the limits `rate_limits.updated` reports; fictional values."""
+RESERVED_OUTPUT_TOKENS = 4096
+"""Tokens a response reserves at its start, shown in `rate_limits.updated`."""
+
+
+def rate_limits_event() -> JsonDict:
+    """`rate_limits.updated`, which the service sends at the start of every response."""
+    return event(
+        "rate_limits.updated",
+        rate_limits=[
+            {
+                "name": name,
+                "limit": limit,
+                "remaining": limit - (1 if name == "requests" else RESERVED_OUTPUT_TOKENS),
+                "reset_seconds": reset,
+            }
+            for name, limit, reset in RATE_LIMITS
+        ],
+    )
+
+
+def keypad_event(key: str) -> JsonDict:
+    """`input_audio_buffer.dtmf_event_received` (SIP only), in its documented shape.
+
+    The SDK model and the API reference give it no `event_id`, so none is sent.
+    """
+    return {
+        "type": "input_audio_buffer.dtmf_event_received",
+        "event": key,
+        "received_at": int(time.time()),
+    }
 
 
 def error_event(

@@ -1,79 +1,35 @@
-"""The call's realtime channel: the WebSocket, client events, and model responses."""
+"""The call's realtime channel: the WebSocket and the client events it carries."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from functools import cache
-from typing import Any, get_args
+from typing import get_args
 
 from aiohttp import WSMsgType, web
-from openai.types.realtime import RealtimeClientEvent, RealtimeSessionCreateRequest
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from openai.types.realtime import RealtimeClientEvent
+from pydantic import BaseModel, ValidationError
 
 from . import faults
 from .call import Call, Socket
-from .events import (
-    JsonDict,
-    error_event,
-    event,
-    line_from_instructions,
-    new_id,
-    response_events,
-    session_object,
-)
-from .scenario import ModelTurn
+from .events import JsonDict, error_event, event, new_id, session_object
+from .model import DEFAULT_SESSION as DEFAULT_SESSION  # still imported from here by bench/
+from .model import merge, respond
+from .session_rules import Refusal, from_validation, update_refusal
 
 logger = logging.getLogger(__name__)
 
 AUTH_KIND = web.RequestKey("auth_kind", str)
 """How the request authenticated ("api-key", "bearer" or "none"); set by the middleware."""
 
-ACKNOWLEDGEMENT = "I see. Is there anything else I can help you with?"
-"""Spoken when the scenario lets the model answer but scripts no reply."""
-
-DEFAULT_SESSION: JsonDict = {
-    "type": "realtime",
-    "output_modalities": ["audio"],
-    "audio": {
-        "input": {
-            "format": {"type": "audio/pcmu"},
-            "noise_reduction": None,
-            "transcription": None,
-            "turn_detection": {
-                "type": "server_vad",
-                "threshold": 0.5,
-                "prefix_padding_ms": 300,
-                "silence_duration_ms": 500,
-                "create_response": True,
-                "interrupt_response": True,
-            },
-        },
-        "output": {"format": {"type": "audio/pcmu"}, "voice": "alloy", "speed": 1.0},
-    },
-    "tools": [],
-    "tool_choice": "auto",
-    "max_output_tokens": "inf",
-}
-"""What the session looks like before the accept payload is merged in (SIP audio is G.711)."""
-
-
-def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> JsonDict:
-    """Deep-merge `update` into `base` like a session update: objects merge, the rest replaces."""
-    result = dict(base)
-    for key, value in update.items():
-        current = result.get(key)
-        if isinstance(value, dict) and isinstance(current, dict):
-            result[key] = merge(current, value)
-        else:
-            result[key] = value
-    return result
-
-
-@cache
-def _session_adapter() -> TypeAdapter[RealtimeSessionCreateRequest]:
-    return TypeAdapter(RealtimeSessionCreateRequest)
+MIN_COMMIT_MS = 100.0
+"""The least audio `input_audio_buffer.commit` takes, as the service's error says."""
+_BYTES_PER_MS = {"audio/pcmu": 8, "audio/pcma": 8, "audio/pcm": 48}
+"""G.711 is 8 kHz, one byte a sample; PCM is 24 kHz, 16-bit."""
 
 
 @cache
@@ -87,110 +43,19 @@ def _client_event_models() -> dict[str, type[BaseModel]]:
     return models
 
 
-def validation_problem(exc: ValidationError) -> tuple[str, str]:
-    """The first error of a pydantic validation as (dotted param path, message)."""
-    first = exc.errors()[0]
-    # Union members show up in the path by class name (e.g. RealtimeSessionCreateRequest).
-    path = [
-        str(part) for part in first["loc"] if not (isinstance(part, str) and part[:1].isupper())
-    ]
-    return ".".join(path), first["msg"]
-
-
-def session_problem(config: Mapping[str, Any]) -> tuple[str, str] | None:
-    """Why `config` is not a valid realtime session (param, message), or None if it is."""
-    try:
-        _session_adapter().validate_python(config)
-    except ValidationError as exc:
-        return validation_problem(exc)
-    return None
-
-
-def declared_tools(session: Mapping[str, Any]) -> set[str]:
-    """Names of the function tools the model may call."""
-    tools = session.get("tools") or []
-    return {tool["name"] for tool in tools if isinstance(tool, dict) and "name" in tool}
-
-
-def auto_responds(session: Mapping[str, Any]) -> bool:
-    """Whether server VAD creates a response by itself when the caller stops speaking."""
-    turn_detection = ((session.get("audio") or {}).get("input") or {}).get("turn_detection")
-    if not isinstance(turn_detection, dict):
-        return False
-    return turn_detection.get("create_response", True) is not False
-
-
-async def respond(
-    call: Call,
-    turn: ModelTurn | None,
-    *,
-    instructions: str | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    input_text: str = "",
-) -> None:
-    """Play one model response to every socket of the call.
-
-    `turn` is the scripted output; None means the client asked and nothing is scripted, so
-    the model speaks a line derived from `instructions` (see `events.line_from_instructions`).
-    """
-    session = merge(call.session or DEFAULT_SESSION, overrides or {})
-    spoken: str | None
-    if turn is None:
-        spoken, tool = line_from_instructions(instructions), None
-    else:
-        if turn.next_reply is not None:
-            call.next_turns.append(ModelTurn(reply=turn.next_reply))
-        spoken, tool = turn.reply, turn.tool
-        if tool is not None and tool.name not in declared_tools(session):
-            call.record(
-                "warning", message=f"model cannot call undeclared tool {tool.name!r}; skipped"
-            )
-            tool = None
-        if spoken is None and tool is None:
-            spoken = ACKNOWLEDGEMENT
-    call.responding = True
-    try:
-        for payload in response_events(
-            session=session,
-            conversation_id=call.conversation_id,
-            spoken=spoken,
-            tool=tool,
-            input_text=input_text,
-        ):
-            if not call.live:
-                return
-            await call.broadcast(payload)
-            if payload["type"] == "response.created":
-                call.last_response_id = payload["response"]["id"]
-            elif payload["type"] == "response.function_call_arguments.done":
-                call.tool_calls[payload["call_id"]] = payload["name"]
-            elif payload["type"] == "response.done":
-                call.counters.response_done += 1
-                call.responding = False
-                await call.notify()
-    finally:
-        call.responding = False
-
-
 Handler = Callable[[Call, Socket, JsonDict], Awaitable[None]]
 
 
 async def _session_update(call: Call, socket: Socket, payload: JsonDict) -> None:
-    updated = merge(call.session or DEFAULT_SESSION, payload["session"])
-    problem = session_problem(updated)
-    if problem is not None:
-        param, message = problem
-        await _error(
-            call,
-            socket,
-            f"Invalid session: {message}",
-            "invalid_value",
-            f"session.{param}",
-            payload,
-        )
+    current = call.session or DEFAULT_SESSION
+    refusal = update_refusal(current, payload["session"], audio_played=call.audio_played)
+    if refusal is not None:
+        await _refuse(call, socket, refusal, payload)
         return
-    call.session = updated
-    await call.broadcast(event("session.updated", session=session_object(updated, call.session_id)))
+    call.session = merge(current, payload["session"])
+    await call.broadcast(
+        event("session.updated", session=session_object(call.session, call.session_id))
+    )
 
 
 async def _response_create(call: Call, socket: Socket, payload: JsonDict) -> None:
@@ -231,6 +96,53 @@ async def _item_create(call: Call, socket: Socket, payload: JsonDict) -> None:
     await call.broadcast(event("conversation.item.done", previous_item_id=previous, item=item))
 
 
+async def _item_retrieve(call: Call, socket: Socket, payload: JsonDict) -> None:
+    item_id = payload["item_id"]
+    item = call.items.get(item_id)
+    if item is None:
+        message = f"Error retrieving item: the item with id '{item_id}' does not exist."
+        await _error(call, socket, message, "item_retrieve_invalid_item_id", None, payload)
+        return
+    await call.send_to([socket], event("conversation.item.retrieved", item=item))
+
+
+async def _audio_append(call: Call, socket: Socket, payload: JsonDict) -> None:
+    try:
+        audio = base64.b64decode(payload["audio"], validate=True)
+    except (binascii.Error, ValueError):
+        message = "Invalid 'audio': expected base64-encoded audio."
+        await _error(call, socket, message, "invalid_value", "audio", payload)
+        return
+    call.input_audio_bytes += len(audio)
+
+
+async def _audio_commit(call: Call, socket: Socket, payload: JsonDict) -> None:
+    audio_format = (call.session or DEFAULT_SESSION)["audio"]["input"].get("format") or {}
+    buffered_ms = call.input_audio_bytes / _BYTES_PER_MS.get(str(audio_format.get("type")), 8)
+    if buffered_ms < MIN_COMMIT_MS:
+        message = (
+            "Error committing input audio buffer: buffer too small. Expected at least "
+            f"{MIN_COMMIT_MS:.0f}ms of audio, but buffer only has {buffered_ms:.2f}ms of audio."
+        )
+        await _error(call, socket, message, "input_audio_buffer_commit_empty", None, payload)
+        return
+    call.input_audio_bytes = 0
+    item_id = new_id("item_")
+    item = {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "message",
+        "role": "user",
+        "status": "completed",
+        "content": [{"type": "input_audio", "transcript": None}],
+    }
+    await call.broadcast(
+        event("input_audio_buffer.committed", previous_item_id=None, item_id=item_id)
+    )
+    await call.broadcast(event("conversation.item.added", previous_item_id=None, item=item))
+    await call.broadcast(event("conversation.item.done", previous_item_id=None, item=item))
+
+
 async def _response_cancel(call: Call, socket: Socket, payload: JsonDict) -> None:
     # Responses are played out without yielding to the reader, so none is ever cancellable.
     await _error(
@@ -251,6 +163,7 @@ async def _output_audio_clear(call: Call, socket: Socket, payload: JsonDict) -> 
 
 
 async def _input_audio_clear(call: Call, socket: Socket, payload: JsonDict) -> None:
+    call.input_audio_bytes = 0
     await call.broadcast(event("input_audio_buffer.cleared"))
 
 
@@ -262,10 +175,17 @@ HANDLERS: dict[str, Handler] = {
     "session.update": _session_update,
     "response.create": _response_create,
     "conversation.item.create": _item_create,
+    "conversation.item.retrieve": _item_retrieve,
+    "input_audio_buffer.append": _audio_append,
+    "input_audio_buffer.commit": _audio_commit,
     "response.cancel": _response_cancel,
     "output_audio_buffer.clear": _output_audio_clear,
     "input_audio_buffer.clear": _input_audio_clear,
 }
+
+
+async def _refuse(call: Call, socket: Socket, refusal: Refusal, payload: JsonDict | None) -> None:
+    await _error(call, socket, refusal.message, refusal.code, refusal.param, payload)
 
 
 async def _error(
@@ -302,10 +222,7 @@ async def handle_client_message(call: Call, socket: Socket, raw: str) -> None:
     try:
         model.model_validate(payload)
     except ValidationError as exc:
-        param, message = validation_problem(exc)
-        await _error(
-            call, socket, f"Invalid {type_} event: {message}", "invalid_value", param, payload
-        )
+        await _refuse(call, socket, from_validation(exc), payload)
         return
     if not await faults.on_client_event(call, type_):
         return  # lost with its socket, or with the call

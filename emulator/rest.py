@@ -16,7 +16,8 @@ from .call import Call, CallState, EndReason
 from .errors import ApiError
 from .events import JsonDict
 from .faults import status_error
-from .realtime import DEFAULT_SESSION, merge, session_problem
+from .model import DEFAULT_SESSION, merge
+from .session_rules import session_refusal
 
 _TARGET_URI = re.compile(r"^(tel|sips?):\S+$")
 
@@ -59,10 +60,9 @@ def _validate_accept(body: JsonDict) -> JsonDict:
         )
     _require(body, "instructions", str, "a string")
     session = merge(DEFAULT_SESSION, body)
-    problem = session_problem(session)
-    if problem is not None:
-        param, message = problem
-        raise ApiError(400, f"Invalid '{param}': {message}.", code="invalid_value", param=param)
+    refusal = session_refusal(session)
+    if refusal is not None:
+        raise ApiError(400, refusal.message, code=refusal.code, param=refusal.param)
     return session
 
 

@@ -8,213 +8,92 @@ name the offending field, e.g. ``steps[2].seconds``.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal, TypeAlias, TypeVar, cast, get_args
+from typing import TypeVar, cast, get_args
 
-WaitUntil: TypeAlias = Literal[
-    "accepted", "response_done", "tool_output", "refer", "webhook_done", "connected"
+from .scenario_types import (
+    CLIENT_EVENT_TYPES,
+    FAULT_ACTIONS,
+    FAULT_TRIGGERS,
+    HTTP_ONLY_ACTIONS,
+    KEYPAD_KEYS,
+    MAX_EXTRA_SIGNATURES,
+    MAX_HOLD_SECONDS,
+    MAX_KEYS,
+    REST_VERBS,
+    AcceptFaults,
+    Caller,
+    ClientEventType,
+    DropSockets,
+    Expectation,
+    FailStatus,
+    Fault,
+    FaultAction,
+    FaultTrigger,
+    Hangup,
+    Keypad,
+    ModelTurn,
+    RedeliverWebhook,
+    ReferBehaviour,
+    Repeat,
+    Respond,
+    RestVerb,
+    Say,
+    Scenario,
+    ScenarioError,
+    Step,
+    ToolCall,
+    Wait,
+    WaitFor,
+    WaitUntil,
+    WebhookFaults,
+)
+
+__all__ = [
+    "CLIENT_EVENT_TYPES",
+    "FAULT_ACTIONS",
+    "FAULT_TRIGGERS",
+    "HTTP_ONLY_ACTIONS",
+    "KEYPAD_KEYS",
+    "MAX_EXTRA_SIGNATURES",
+    "MAX_HOLD_SECONDS",
+    "MAX_KEYS",
+    "REST_VERBS",
+    "SCENARIOS",
+    "AcceptFaults",
+    "Caller",
+    "ClientEventType",
+    "DropSockets",
+    "Expectation",
+    "FailStatus",
+    "Fault",
+    "FaultAction",
+    "FaultTrigger",
+    "Hangup",
+    "Keypad",
+    "ModelTurn",
+    "RedeliverWebhook",
+    "ReferBehaviour",
+    "Repeat",
+    "Respond",
+    "RestVerb",
+    "Say",
+    "Scenario",
+    "ScenarioError",
+    "Step",
+    "ToolCall",
+    "Wait",
+    "WaitFor",
+    "WaitUntil",
+    "WebhookFaults",
+    "load_scenario",
+    "parse_scenario",
 ]
-FailStatus: TypeAlias = Literal[429, 500, 503]
-RestVerb: TypeAlias = Literal["accept", "reject", "refer", "hangup"]
-ClientEventType: TypeAlias = Literal[
-    "session.update",
-    "response.create",
-    "conversation.item.create",
-    "response.cancel",
-    "input_audio_buffer.clear",
-    "output_audio_buffer.clear",
-]
-FaultTrigger: TypeAlias = RestVerb | Literal["connect"] | ClientEventType
-"""What a fault lies in wait for: a call-control request, the WebSocket handshake, or a client
-event the app sends (one of the types the emulator handles)."""
-FaultAction: TypeAlias = Literal[
-    "status", "timeout", "reset", "caller_hangup", "drop_sockets", "redeliver_webhook"
-]
-REST_VERBS: tuple[str, ...] = get_args(RestVerb)
-CLIENT_EVENT_TYPES: tuple[str, ...] = get_args(ClientEventType)
-FAULT_TRIGGERS: tuple[str, ...] = (*REST_VERBS, "connect", *CLIENT_EVENT_TYPES)
-FAULT_ACTIONS: tuple[str, ...] = get_args(FaultAction)
-HTTP_ONLY_ACTIONS = frozenset({"status", "timeout", "reset"})
-"""Actions that answer (or withhold the answer to) an HTTP request: not for client events."""
-MAX_HOLD_SECONDS = 600.0
 
 _T = TypeVar("_T")
-
-
-class ScenarioError(ValueError):
-    """A scenario file is malformed; the message names the file and the field."""
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A function call the scripted model makes."""
-
-    name: str
-    arguments: Mapping[str, object] = field(default_factory=dict)
-
-    @property
-    def arguments_json(self) -> str:
-        """The arguments as the Realtime API sends them: a JSON string."""
-        return json.dumps(self.arguments, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class ModelTurn:
-    """What the model outputs in one response: spoken text, a tool call, or both (text first)."""
-
-    reply: str | None = None
-    tool: ToolCall | None = None
-    next_reply: str | None = None
-    """Queued for the next response the *client* requests (e.g. after a tool output)."""
-
-
-@dataclass(frozen=True)
-class Wait:
-    """Pause the script (scaled by the time scale)."""
-
-    seconds: float
-
-
-@dataclass(frozen=True)
-class WaitFor:
-    """Block until something happens that the script has not seen yet."""
-
-    until: WaitUntil
-    timeout_seconds: float | None = None
-
-
-@dataclass(frozen=True)
-class Say:
-    """The caller speaks; unless `turn` is None the model then answers as server VAD would."""
-
-    text: str
-    turn: ModelTurn | None
-
-
-@dataclass(frozen=True)
-class Respond:
-    """The model produces a response on its own initiative (no caller speech)."""
-
-    turn: ModelTurn
-
-
-@dataclass(frozen=True)
-class Hangup:
-    """The caller hangs up (cancels the INVITE if the call is still ringing)."""
-
-
-@dataclass(frozen=True)
-class DropSockets:
-    """The service drops every WebSocket of the call abnormally; the call itself stays up."""
-
-
-@dataclass(frozen=True)
-class RedeliverWebhook:
-    """The gateway delivers the call's webhook once more (same `webhook-id`), and waits for it."""
-
-
-@dataclass(frozen=True)
-class Repeat:
-    """Run `steps` `times` times (for long calls)."""
-
-    times: int
-    steps: tuple[Step, ...]
-
-
-Step: TypeAlias = Wait | WaitFor | Say | Respond | Hangup | DropSockets | RedeliverWebhook | Repeat
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The SIP INVITE the caller sends; becomes the webhook's `sip_headers`."""
-
-    from_header: str = '"Alice" <sip:+14155550123@carrier.example>;tag=emu1'
-    to_header: str = "<sip:+18005550100@carrier.example>"
-    extra_headers: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class WebhookFaults:
-    """How the `realtime.call.incoming` webhook is delivered."""
-
-    copies: int = 1
-    """Deliveries of the same event (same `webhook-id`); each copy retries on its own."""
-    concurrent: int = 1
-    """How many of the copies are sent at once; the rest follow one by one."""
-    duplicate_delay_seconds: float = 0.05
-    bad_signature: bool = False
-    timestamp_offset_seconds: int = 0
-    """Added to `webhook-timestamp` (and signed), e.g. -900 for a stale delivery."""
-
-
-@dataclass(frozen=True)
-class AcceptFaults:
-    """How the accept endpoint misbehaves for this call."""
-
-    fail_status: FailStatus | None = None
-    fail_times: int = 0
-    retry_after_seconds: float = 0.1
-    delay_seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class ReferBehaviour:
-    """What happens after a REFER: the realtime leg ends after a delay, or never."""
-
-    completes: bool = True
-    delay_seconds: float = 0.2
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One injected fault: it lets `skip` matching requests through, then hits the next `times`.
-
-    `on` is a call-control verb, ``connect`` (the WebSocket handshake) or a client event type.
-    `action`: ``status`` answers `status` instead of carrying the request out; ``timeout`` holds
-    the request `seconds` (not scaled by the time scale), then carries it out; ``reset`` closes
-    the TCP connection without an answer and does not carry it out; ``caller_hangup``,
-    ``drop_sockets`` and ``redeliver_webhook`` do that first, then carry the request out (a client
-    event is lost with its socket, or with the call). The last three are the only ones allowed on
-    client events.
-    """
-
-    on: FaultTrigger
-    action: FaultAction
-    status: FailStatus | None = None
-    retry_after_seconds: float = 0.1
-    seconds: float = 0.0
-    skip: int = 0
-    times: int = 1
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """How the call should end if the app behaves; unset fields are not checked."""
-
-    state: str | None = None
-    reason: str | None = None
-    sip_status: int | None = None
-    accepts: int | None = None
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One scripted call."""
-
-    name: str
-    description: str
-    caller: Caller
-    webhook: WebhookFaults
-    accept: AcceptFaults
-    refer: ReferBehaviour
-    steps: tuple[Step, ...]
-    expect: Expectation
-    faults: tuple[Fault, ...] = ()
 
 
 def _scenario_dir() -> Path:
@@ -257,6 +136,11 @@ def parse_scenario(name: str, data: Mapping[str, object]) -> Scenario:
             steps=_steps(top.tables("steps")),
             expect=_expect(top.table("expect")),
             faults=tuple(_fault(t) for t in top.tables("faults")),
+            session_limit_seconds=(
+                top.number("session_limit_seconds", 0.0, minimum=0.01)
+                if top.has("session_limit_seconds")
+                else None
+            ),
         )
         top.done()
     except ScenarioError as exc:
@@ -351,7 +235,12 @@ def _webhook(t: _Table) -> WebhookFaults:
         duplicate_delay_seconds=t.number("duplicate_delay_seconds", 0.05),
         bad_signature=t.get("bad_signature", bool, False),
         timestamp_offset_seconds=t.get("timestamp_offset_seconds", int, 0),
+        extra_signatures=t.get("extra_signatures", int, 0),
     )
+    if not 0 <= faults.extra_signatures <= MAX_EXTRA_SIGNATURES:
+        raise ScenarioError(
+            f"{t.path('extra_signatures')} must be between 0 and {MAX_EXTRA_SIGNATURES}"
+        )
     t.done()
     return faults
 
@@ -369,6 +258,7 @@ def _accept(t: _Table) -> AcceptFaults:
         fail_times=fail_times,
         retry_after_seconds=t.number("retry_after_seconds", 0.1),
         delay_seconds=t.number("delay_seconds", 0.0),
+        accepts_cancelled_calls=t.get("accepts_cancelled_calls", bool, False),
     )
     t.done()
     return faults
@@ -492,6 +382,14 @@ def _step(t: _Table) -> Step:
                     f"{t.path('reply')} or {t.path('tool')} is required for 'respond'"
                 )
             step = Respond(turn)
+        case "keypad":
+            keys = t.get("keys", str, "")
+            if not KEYPAD_KEYS.fullmatch(keys):
+                raise ScenarioError(
+                    f"{t.path('keys')} must be 1-{MAX_KEYS} keypad keys (0-9, *, #, A-D), "
+                    f"got {keys!r}"
+                )
+            step = Keypad(keys, t.number("interval_seconds", 0.1))
         case "hangup":
             step = Hangup()
         case "drop_sockets":
@@ -505,7 +403,7 @@ def _step(t: _Table) -> Step:
             step = Repeat(times, _steps(t.tables("steps")))
         case _:
             raise ScenarioError(
-                f"{t.path('action')} must be one of wait, wait_for, say, respond, hangup, "
+                f"{t.path('action')} must be one of wait, wait_for, say, respond, keypad, hangup, "
                 f"drop_sockets, redeliver_webhook, repeat; got {action!r}"
             )
     t.done()

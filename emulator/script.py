@@ -9,11 +9,12 @@ from dataclasses import replace
 from typing import assert_never
 
 from .call import Call, CallState, Counters
-from .events import caller_speech_events
-from .realtime import auto_responds, respond
+from .events import caller_speech_events, keypad_event
+from .model import auto_responds, respond
 from .scenario import (
     DropSockets,
     Hangup,
+    Keypad,
     ModelTurn,
     RedeliverWebhook,
     Repeat,
@@ -27,12 +28,16 @@ from .scenario import (
 logger = logging.getLogger(__name__)
 
 
+class ScriptError(Exception):
+    """A step cannot be played (a wait timed out, or the caller is no longer there)."""
+
+
 async def run_script(call: Call, step_timeout: float) -> None:
-    """Run every step; record `completed`, `failed` (a wait timed out) or `stopped` (call ended)."""
+    """Run every step; record `completed`, `failed` (a step could not be played) or `stopped`."""
     runner = _Runner(call, step_timeout)
     try:
         await runner.run(call.scenario.steps, "steps", final=True)
-    except TimeoutError as exc:
+    except ScriptError as exc:
         call.script_status = "failed"
         call.script_error = str(exc)
         call.record("script", status="failed", error=call.script_error)
@@ -91,7 +96,7 @@ class _Runner:
                 )
                 self.seen = replace(self.seen, **{until: getattr(call.counters, until)})
             case Say(text, turn):
-                await self._until_socket(path)
+                await self._until_caller_heard(path)
                 for payload in caller_speech_events(text, start_ms=int(call.elapsed() * 1000)):
                     await call.broadcast(payload)
                 if turn is None:
@@ -100,6 +105,12 @@ class _Runner:
                     await self._respond(turn, path, input_text=text)
                 else:
                     call.next_turns.append(turn)
+            case Keypad(keys, interval):
+                await self._until_caller_heard(path)
+                for index, key in enumerate(keys):
+                    if index:
+                        await asyncio.sleep(interval * call.time_scale)
+                    await call.broadcast(keypad_event(key))
             case Respond(turn):
                 await self._until_socket(path)
                 await self._respond(turn, path)
@@ -123,6 +134,11 @@ class _Runner:
         await respond(self.call, turn, input_text=input_text)
         self.seen = replace(self.seen, response_done=self.call.counters.response_done)
 
+    async def _until_caller_heard(self, path: str) -> None:
+        if self.call.caller_gone:
+            raise ScriptError(f"{path}: the caller hung up while ringing and cannot be heard")
+        await self._until_socket(path)
+
     async def _until_socket(self, path: str) -> None:
         call = self.call
         await self._until(
@@ -135,4 +151,4 @@ class _Runner:
         try:
             await self.call.wait_until(predicate, timeout)
         except TimeoutError:
-            raise TimeoutError(f"{message} within {timeout}s") from None
+            raise ScriptError(f"{message} within {timeout}s") from None

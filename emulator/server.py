@@ -7,6 +7,7 @@ import functools
 import hmac
 import json
 import logging
+import tomllib
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
@@ -20,7 +21,7 @@ from .config import EmulatorConfig
 from .errors import ApiError
 from .events import JsonDict, new_id
 from .realtime import AUTH_KIND, serve_socket
-from .scenario import SCENARIOS, Scenario, ScenarioError, load_scenario
+from .scenario import SCENARIOS, Scenario, ScenarioError, load_scenario, parse_scenario
 from .script import run_script
 from .webhook import deliver, redeliver
 
@@ -180,7 +181,10 @@ class Emulator:
         if call.state is CallState.RINGING:
             call.finish(CallState.ENDED, EndReason.RING_TIMEOUT, 408)
             return
-        await asyncio.sleep(max(0.0, self.config.max_call_seconds - call.elapsed()))
+        limit = self.config.max_call_seconds
+        if call.scenario.session_limit_seconds is not None:
+            limit = min(limit, call.scenario.session_limit_seconds * call.time_scale)
+        await asyncio.sleep(max(0.0, limit - call.elapsed()))
         call.finish(CallState.ENDED, EndReason.SESSION_LIMIT)
 
     # -- HTTP ---------------------------------------------------------------------------
@@ -306,14 +310,7 @@ class Emulator:
 
     async def _place_call(self, request: web.Request) -> web.Response:
         body = await _json_object(request, required=True)
-        scenario = body.get("scenario")
-        if not isinstance(scenario, str) or scenario not in SCENARIOS:
-            raise ApiError(
-                400,
-                f"'scenario' must be one of {list(SCENARIOS)}.",
-                code="invalid_value",
-                param="scenario",
-            )
+        scenario = _requested_scenario(body)
         webhook_url = body.get("webhook_url")
         if not isinstance(webhook_url, str) or not webhook_url.startswith(("http://", "https://")):
             raise ApiError(
@@ -331,10 +328,7 @@ class Emulator:
             raise ApiError(
                 400, "'time_scale' must be a number > 0.", code="invalid_value", param="time_scale"
             )
-        try:
-            call_id = await self.place_call(scenario, webhook_url, time_scale=float(time_scale))
-        except ScenarioError as exc:
-            raise ApiError(400, str(exc), code="invalid_scenario", param="scenario") from None
+        call_id = await self.place_call(scenario, webhook_url, time_scale=float(time_scale))
         return web.json_response({"call_id": call_id}, status=201)
 
     async def _caller_hangup(self, request: web.Request) -> web.Response:
@@ -345,6 +339,32 @@ class Emulator:
     async def _drop_sockets(self, request: web.Request) -> web.Response:
         dropped = self._call(request.match_info["call_id"]).drop_sockets()
         return web.json_response({"dropped": dropped})
+
+
+def _requested_scenario(body: JsonDict) -> Scenario:
+    """A shipped scenario by name, or one sent as TOML text (`scenario_toml`, named `scenario`)."""
+    name = body.get("scenario")
+    text = body.get("scenario_toml")
+    if text is None:
+        if not isinstance(name, str) or name not in SCENARIOS:
+            raise ApiError(
+                400,
+                f"'scenario' must be one of {list(SCENARIOS)}, or send 'scenario_toml'.",
+                code="invalid_value",
+                param="scenario",
+            )
+        return load_scenario(name)
+    if not isinstance(text, str) or not isinstance(name, str | None):
+        raise ApiError(
+            400,
+            "'scenario_toml' must be the text of a scenario file, 'scenario' its name.",
+            code="invalid_type",
+            param="scenario_toml",
+        )
+    try:
+        return parse_scenario(name or "custom", tomllib.loads(text))
+    except (ScenarioError, tomllib.TOMLDecodeError) as exc:
+        raise ApiError(400, str(exc), code="invalid_scenario", param="scenario_toml") from None
 
 
 def _waiting(request: web.Request) -> Callable[[], bool]:

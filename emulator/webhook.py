@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import time
 
 import aiohttp
@@ -54,12 +55,18 @@ def signed_headers(call: Call, secret: str, body: bytes) -> dict[str, str]:
         secret = (
             secret + "-wrong" if not secret.startswith("whsec_") else "not-the-configured-secret"
         )
+    # Other keys' signatures first, so a verifier that reads only the first one fails.
+    signatures = [
+        sign(f"whsec_{base64.b64encode(os.urandom(24)).decode()}", call.webhook_id, timestamp, body)
+        for _ in range(faults.extra_signatures)
+    ]
+    signatures.append(sign(secret, call.webhook_id, timestamp, body))
     return {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         "webhook-id": call.webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, call.webhook_id, timestamp, body),
+        "webhook-signature": " ".join(signatures),
     }
 
 

@@ -126,6 +126,7 @@ async def test_response_sequence_and_tool_round_trip(
     assert [t for t in types if not t.startswith("conversation.")] == [
         "session.created",
         "response.created",
+        "rate_limits.updated",
         "response.output_item.added",
         "response.content_part.added",
         "output_audio_buffer.started",
@@ -178,7 +179,7 @@ async def test_session_update_and_bad_client_events(
     bad: list[tuple[str, str, str | None]] = [
         ("{nope", "invalid_json", None),
         (json.dumps({"type": "nope"}), "invalid_event_type", "type"),
-        (json.dumps({"type": "conversation.item.create"}), "invalid_value", "item"),
+        (json.dumps({"type": "conversation.item.create"}), "missing_required_parameter", "item"),
         (
             json.dumps(
                 {
@@ -187,7 +188,7 @@ async def test_session_update_and_bad_client_events(
                 }
             ),
             "invalid_value",
-            "session.output_modalities.0",
+            "session.output_modalities[0]",
         ),
         (json.dumps({"type": "response.cancel"}), "response_cancel_not_active", None),
     ]
