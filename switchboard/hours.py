@@ -45,7 +45,8 @@ class BusinessHours:
     def parse(cls, spec: str, zone: str) -> BusinessHours:
         """Parse comma-separated ``day[-day] HH:MM-HH:MM`` windows; ``ValueError`` says why.
 
-        A window that ends at or before it starts runs past midnight into the next day.
+        A window that ends before it starts runs past midnight into the next day; one that ends
+        when it starts is refused (empty, or a whole day: write ``00:00-24:00`` for that).
         """
         time_zone(zone)
         windows: list[Window] = []
@@ -55,6 +56,13 @@ class BusinessHours:
                 raise ValueError(f"has a window {part!r} that is not like 'mon-fri 09:00-17:00'")
             start = _minutes(match["start"], match["start_min"], part)
             end = _minutes(match["end"], match["end_min"], part)
+            if end == start:
+                raise ValueError(
+                    f"has a window {part!r} that ends when it starts: for a whole day write "
+                    "00:00-24:00, for a night shift an end before the start (22:00-06:00)"
+                )
+            if start == 24 * 60:
+                raise ValueError(f"has a window {part!r} that starts at 24:00 (write 00:00)")
             first = DAYS.index(match["first"])
             last = DAYS.index(match["last"] or match["first"])
             for offset in range((last - first) % 7 + 1):
