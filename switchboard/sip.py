@@ -19,14 +19,17 @@ ANONYMOUS_USERS = frozenset({"anonymous", "restricted", "unknown", "unavailable"
 FROM = "from"
 P_ASSERTED_IDENTITY = "p-asserted-identity"
 _COMPACT = {"f": FROM, "t": "to", "i": "call-id"}
-# One name-addr (display name, <URI>, params) or addr-spec (URI, params); nothing else.
+# One name-addr (display name: a quoted string or RFC 3261 tokens, <URI>, params) or addr-spec
+# (URI, params); nothing else. A token has no ":" or "@", so no URI hides in an unquoted name.
+# Possessive quantifiers (*+, ++): a header is attacker-controlled, so no backtracking at all.
+_PARAMS = r"(?P<params>(?:[ \t]*+;[^<>\",;\x00-\x1f\x7f]*+)*+)[ \t]*+\Z"
 _NAME_ADDR = re.compile(
-    r'\s*(?:"(?:[^"\\\x00-\x1f]|\\[^\x00-\x1f])*"|[^"<>,;\x00-\x1f]*?)\s*'
-    r"<(?P<uri>[^<>\"\s,]+)>(?P<params>(?:\s*;[^<>\",;\x00-\x1f]*)*)\s*\Z"
+    r'[ \t]*+(?:"(?:[^"\\\x00-\x1f\x7f]|\\[^\x00-\x1f\x7f])*+"|[A-Za-z0-9\-.!%*_+`\'~ \t]*+)[ \t]*+'
+    r"<(?P<uri>[^<>\"\x00-\x20\x7f,]++)>" + _PARAMS
 )
-_ADDR_SPEC = re.compile(r"\s*(?P<uri>[^<>\"\s,;]+)(?P<params>(?:\s*;[^<>\",;\x00-\x1f]*)*)\s*\Z")
+_ADDR_SPEC = re.compile(r"[ \t]*+(?P<uri>[^<>\"\x00-\x20\x7f,;]++)" + _PARAMS)
 _SIP_URI = re.compile(
-    r"(?P<scheme>sips?):(?P<user>[^@;?\s]+)(?:;[^@?\s]*)?"
+    r"(?P<scheme>sips?):(?P<user>[^@;?\s]++)(?:;[^@?\s]*+)?"
     r"@(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])"
     r"(?::\d{1,5})?(?:;[^?\s]*)?\Z",
     re.IGNORECASE,

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -82,6 +84,9 @@ def identity(*headers: tuple[str, str], trusted: str = FROM) -> tuple[Standing, 
         ([("From", f"<sip:{OTHER}@y>"), ("f", f"<sip:{ALLOWED}@x>")], FROM, "ambiguous"),
         ([("From", f"<sip:{ALLOWED}@x>, <sip:{OTHER}@y>")], FROM, "ambiguous"),
         ([("From", f"<sip:{ALLOWED}@x> <sip:{OTHER}@y>")], FROM, "ambiguous"),
+        ([("From", f"sip:{ALLOWED}@x <sip:{OTHER}@y>")], FROM, "ambiguous"),
+        ([("From", f'"sip:{OTHER}@y" <sip:{ALLOWED}@x>;tag=1')], FROM, (Standing.NUMBER, ALLOWED)),
+        ([("From", f"Alice Smith <sip:{ALLOWED}@x>;tag=1")], FROM, (Standing.NUMBER, ALLOWED)),
         ([("From", f"sip:{ALLOWED}@x, sip:{OTHER}@y")], FROM, "ambiguous"),
         # malformed URIs
         ([("From", f"<sip:{ALLOWED}@>")], FROM, "ambiguous"),
@@ -295,3 +300,31 @@ def test_numbers_are_masked_for_logs() -> None:
     assert mask_number("+14155550123") == "+1********23"
     assert "555" not in mask_number("+14155550123")
     assert mask_number(None) == "unknown"
+
+
+@given(
+    junk=st.text(st.characters(max_codepoint=0x7F, categories=["Cc"]), min_size=1, max_size=2),
+    at=st.integers(0, 40),
+)
+def test_a_control_character_anywhere_in_an_identity_makes_it_name_no_number(
+    junk: str, at: int
+) -> None:
+    value = f'"Alice" <sip:{ALLOWED}@carrier.example>;tag=1'
+    assert parse_party(value[:at] + junk + value[at:]).number is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "<sip:+14155550123@x>;" + " " * 20_000 + "<",
+        "<sip:+14155550123@x>" + " ;" * 10_000 + "<",
+        '"' + "\\a" * 10_000,
+        "sip:a" + ";@" * 10_000,
+        "Alice " * 4_000 + "x",
+    ],
+)
+def test_a_long_hostile_header_is_read_in_linear_time(value: str) -> None:
+    """Headers are attacker-controlled: a backtracking pattern once took 15 s on 50 KB."""
+    started = time.perf_counter()
+    assert parse_party(value).number is None
+    assert time.perf_counter() - started < 0.5
