@@ -19,6 +19,7 @@ from typing import Any
 
 import openai
 
+from switchboard.sip import is_transfer_target
 from switchboard.untrusted import shown
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class _MaybeDone(TransientCallError):
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 RING_TIMEOUT_CODE = "ring_timeout"
 """The code of an accept not sent because the ring limit had passed (a late Durable retry)."""
+INVALID_TARGET_CODE = "invalid_target"
+"""The code of a REFER not sent because its target failed :func:`is_transfer_target`."""
 UNCONFIRMED_CODE = "unconfirmed"
 """The code of a REFER whose answer was lost: the transfer check decides whether it happened."""
 
@@ -160,7 +163,16 @@ class CallControl:
         )
 
     async def refer(self, call_id: str, target_uri: str) -> ControlResult:
-        """Ask the SIP provider to transfer the caller; 200 means relayed, not completed."""
+        """Ask the SIP provider to transfer the caller; 200 means relayed, not completed.
+
+        The last guard of the one path to a REFER: a target that is not valid (however it got
+        here, e.g. in the input of an orchestration started under older rules) is not sent.
+        """
+        if not is_transfer_target(target_uri):
+            logger.error(
+                "refer of call %s not sent: invalid target %s", shown(call_id), shown(target_uri)
+            )
+            return ControlResult(Outcome.REFUSED, 400, INVALID_TARGET_CODE)
         return await run_control(
             "refer",
             call_id,

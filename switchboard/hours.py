@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(
     r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+"
-    r"(?P<start>\d{2}):(?P<start_min>\d{2})-(?P<end>\d{2}):(?P<end_min>\d{2})$"
+    r"(?P<start>[0-9]{2}):(?P<start_min>[0-9]{2})-(?P<end>[0-9]{2}):(?P<end_min>[0-9]{2})\Z"
 )
 
 
