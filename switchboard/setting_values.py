@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from switchboard.agent import VOICES, Agent
 from switchboard.numbers import COUNTRY_CODES, REGIONS, to_e164
 from switchboard.sip import FROM, P_ASSERTED_IDENTITY, TargetRules, is_transfer_target
+from switchboard.untrusted import shown
 from switchboard.usage import Prices
 
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,9 @@ def agent_file(raw: str) -> Agent:
     try:
         return Agent.load(path)
     except ValueError as error:
-        raise ValueError(f"names an agent definition ({path}) that {error}") from error
+        raise ValueError(
+            f"names an agent definition ({shown(str(path), 200)}) that {error}"
+        ) from error
 
 
 def items(raw: str) -> list[str]:

@@ -85,7 +85,6 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build from ``env`` (default ``os.environ``); one error names every bad variable."""
         reader = _Reader(os.environ if env is None else env)
-        agent = reader.optional("AGENT_DEFINITION", values.agent_file) or Agent()
         zone = reader.get("BUSINESS_TIME_ZONE", time_zone, "UTC") or "UTC"
         region = reader.optional("DEFAULT_REGION", values.region)
         settings = cls(
@@ -94,17 +93,7 @@ class Settings:
             webhook_secret=reader.get("OPENAI_WEBHOOK_SECRET", values.webhook_secret, secret=True),
             api_key=reader.optional("AZURE_OPENAI_API_KEY", values.non_empty, secret=True),
             client_id=reader.optional("AZURE_CLIENT_ID", values.non_empty),
-            agent=replace(
-                agent,
-                instructions=reader.get("CALL_INSTRUCTIONS", values.non_empty, agent.instructions),
-                greeting=reader.get("CALL_GREETING", values.non_empty, agent.greeting),
-                voice=reader.get("CALL_VOICE", values.voice, agent.voice),
-                transcription_model=reader.get(
-                    "CALL_TRANSCRIPTION_MODEL",
-                    values.off_or_name,
-                    agent.transcription_model or "off",
-                ),
-            ),
+            agent=_read_agent(reader),
             transfer_target=reader.optional("TRANSFER_TARGET_URI", values.transfer_target),
             transfer_targets=reader.get("TRANSFER_TARGETS", values.department_targets, ""),
             transfer_fallback=reader.optional("TRANSFER_FALLBACK_URI", values.transfer_target),
@@ -124,20 +113,7 @@ class Settings:
                 "MAX_CONCURRENT_CALLS", values.int_between(0, 100_000), "50"
             ),
             prices=reader.get("USAGE_PRICES", values.prices, ""),
-            policy=Policy(
-                allowlist=reader.get("CALLER_ALLOWLIST", values.numbers(region), ""),
-                blocklist=reader.get("CALLER_BLOCKLIST", values.numbers(region), ""),
-                country_codes=reader.get("ALLOWED_COUNTRY_CODES", values.country_codes, ""),
-                reject_anonymous=reader.get("ANONYMOUS_CALLERS", values.accept_or_reject, "accept"),
-                refusal_status=reader.get("REJECT_SIP_STATUS", values.int_between(400, 699), "603"),
-                hours=reader.optional("BUSINESS_HOURS", lambda raw: BusinessHours.parse(raw, zone)),
-                after_hours_accept=not reader.get("AFTER_HOURS", values.accept_or_reject, "reject"),
-                after_hours_status=reader.get(
-                    "AFTER_HOURS_SIP_STATUS", values.int_between(400, 699), "480"
-                ),
-                caller_id_header=reader.get("CALLER_ID_HEADER", values.caller_id_header, FROM),
-                region=region,
-            ),
+            policy=_read_policy(reader, zone, region),
             record_retention_days=reader.get(
                 "CALL_RECORD_RETENTION_DAYS", values.int_between(1, 3650), "30"
             ),
@@ -199,6 +175,40 @@ class Settings:
                 f"and a slice must end {MONITOR_SLICE_MARGIN_SECONDS} s before it, got "
                 f"{self.monitor_slice_seconds!r} (raise functionTimeout or lower the slice)",
             )
+
+
+def _read_agent(reader: _Reader) -> Agent:
+    """The agent file, with the single settings that override its values."""
+    agent = reader.optional("AGENT_DEFINITION", values.agent_file) or Agent()
+    return replace(
+        agent,
+        instructions=reader.get("CALL_INSTRUCTIONS", values.non_empty, agent.instructions),
+        greeting=reader.get("CALL_GREETING", values.non_empty, agent.greeting),
+        voice=reader.get("CALL_VOICE", values.voice, agent.voice),
+        transcription_model=reader.get(
+            "CALL_TRANSCRIPTION_MODEL",
+            values.off_or_name,
+            agent.transcription_model or "off",
+        ),
+    )
+
+
+def _read_policy(reader: _Reader, zone: str, region: str | None) -> Policy:
+    """The screening settings: caller identity and lists, hours, refusal statuses."""
+    return Policy(
+        allowlist=reader.get("CALLER_ALLOWLIST", values.numbers(region), ""),
+        blocklist=reader.get("CALLER_BLOCKLIST", values.numbers(region), ""),
+        country_codes=reader.get("ALLOWED_COUNTRY_CODES", values.country_codes, ""),
+        reject_anonymous=reader.get("ANONYMOUS_CALLERS", values.accept_or_reject, "accept"),
+        refusal_status=reader.get("REJECT_SIP_STATUS", values.int_between(400, 699), "603"),
+        hours=reader.optional("BUSINESS_HOURS", lambda raw: BusinessHours.parse(raw, zone)),
+        after_hours_accept=not reader.get("AFTER_HOURS", values.accept_or_reject, "reject"),
+        after_hours_status=reader.get(
+            "AFTER_HOURS_SIP_STATUS", values.int_between(400, 699), "480"
+        ),
+        caller_id_header=reader.get("CALLER_ID_HEADER", values.caller_id_header, FROM),
+        region=region,
+    )
 
 
 @cache

@@ -341,3 +341,10 @@ def test_the_slice_bound_is_the_one_the_bicep_and_host_json_use() -> None:
     )
     assert caps == [str(MONITOR_SLICE_MAX_SECONDS)] * 2
     assert f"monitorSliceSeconds + {MONITOR_SLICE_MARGIN_SECONDS}" in module
+
+
+def test_each_problem_stays_on_its_own_line_whatever_the_value() -> None:
+    env = {"AGENT_DEFINITION": "agents/x\n- FORGED is fine", "CALLER_BLOCKLIST": "1\r\n2"}
+    lines = error_of(env).split("\n")
+    assert lines[0] == "Invalid settings:"
+    assert [line.split(" ")[1] for line in lines[1:]] == ["AGENT_DEFINITION", "CALLER_BLOCKLIST"]
