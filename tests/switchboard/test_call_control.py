@@ -102,3 +102,22 @@ async def test_a_refer_to_an_invalid_target_is_never_sent() -> None:
     assert sent == []
     assert (await control.refer("rtc_1", "tel:+14155550123")).outcome is Outcome.OK
     assert [request.url.path for request in sent] == ["/openai/v1/realtime/calls/rtc_1/refer"]
+
+
+async def test_the_sdk_encodes_the_call_id_in_rest_paths() -> None:
+    """REST paths are the SDK's to build; it encodes path parameters, as this checks."""
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    client = openai.AsyncOpenAI(
+        api_key="unused",
+        base_url="https://contoso.openai.azure.com/openai/v1/",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(record)),
+    )
+    await CallControl(client).hangup("rtc_a/../../x?y=1#z")
+    assert sent[0].url.raw_path.decode() == (
+        "/openai/v1/realtime/calls/rtc_a%2F..%2F..%2Fx%3Fy=1%23z/hangup"
+    )
