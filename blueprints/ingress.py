@@ -15,7 +15,13 @@ from blueprints._http import error_response, json_response
 from switchboard.connection import get_connection
 from switchboard.records import CallStart
 from switchboard.settings import SettingsError, get_settings
-from switchboard.webhook import IgnoredEvent, WebhookRejected, parse_webhook
+from switchboard.untrusted import shown
+from switchboard.webhook import (
+    IgnoredEvent,
+    WebhookRejected,
+    parse_webhook,
+    refuse_declared_oversize,
+)
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
@@ -32,23 +38,24 @@ async def incoming_call(
     except SettingsError:
         logger.exception("webhook refused: the app is misconfigured")
         return error_response(503, "service not configured")
-    webhook_id = req.headers.get("webhook-id", "")[:100]
+    webhook_id = shown(req.headers.get("webhook-id", ""))
     try:
+        refuse_declared_oversize(req.headers)
         parsed = parse_webhook(
             req.get_body(), req.headers, get_connection(settings).client.webhooks
         )
     except WebhookRejected as rejected:
         logger.warning(
-            "webhook %r rejected with %s: %s", webhook_id, rejected.status, rejected.detail
+            "webhook %s rejected with %s: %s", webhook_id, rejected.status, rejected.detail
         )
         return error_response(rejected.status, rejected.reason)
     if isinstance(parsed, IgnoredEvent):
-        logger.info("webhook %r: ignored event type %r", webhook_id, parsed.event_type)
+        logger.info("webhook %s: ignored event type %s", webhook_id, shown(parsed.event_type))
         return json_response(200, {"ignored": parsed.event_type})
     start = CallStart(parsed, settings.plan())
     started = await start_once(client, parsed.instance_id, start.to_dict())
     logger.info(
-        "call %s (webhook %r): %s",
+        "call %s (webhook %s): %s",
         parsed.call_id,
         webhook_id,
         "orchestration started" if started else "duplicate delivery, already started",

@@ -14,6 +14,7 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 from activities import names
 from blueprints._http import error_response, json_response
 from switchboard.operator import OperatorCommand
+from switchboard.settings import get_settings
 from switchboard.webhook import instance_id_for
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ async def transfer_live_call(
 ) -> func.HttpResponse:
     """Transfer a live call to ``target_uri`` or the configured target."""
     try:
-        command = OperatorCommand.transfer(req.get_body())
+        command = OperatorCommand.transfer(req.get_body(), get_settings().transfer_rules)
     except ValueError as error:
         return error_response(400, str(error))
     return await _send(client, req.route_params["call_id"], command)

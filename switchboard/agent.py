@@ -161,7 +161,7 @@ class Agent:
             voice=voice,
             transcription_model=None if model == "off" else model,
             tools=_tools(data, default.tools),
-            departments={str(k): _text(departments, k, "") for k in departments},
+            departments=_departments(departments),
             after_hours_instructions=_text(after, "instructions", default.after_hours_instructions),
             after_hours_greeting=_text(after, "greeting", "") or None,
             after_hours_tools=_tools(after, default.after_hours_tools),
@@ -173,6 +173,19 @@ def _text(data: Mapping[str, Any], key: str, default: str) -> str:
     if not isinstance(value, str) or (key in data and not value.strip()):
         raise ValueError(f"needs {key!r} to be a non-empty string")
     return value.strip()
+
+
+def _departments(table: Mapping[str, Any]) -> dict[str, str]:
+    """Names are case-insensitive (``Sales`` is ``sales``): two differing only in case clash."""
+    departments: dict[str, str] = {}
+    for name in table:
+        key = str(name).strip().lower()
+        if not key:
+            raise ValueError("needs [departments] names to be non-empty")
+        if key in departments:
+            raise ValueError(f"names department {key!r} twice (names are case-insensitive)")
+        departments[key] = _text(table, name, "")
+    return departments
 
 
 def _tools(data: Mapping[str, Any], default: tuple[str, ...]) -> tuple[str, ...]:

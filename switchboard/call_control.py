@@ -19,6 +19,9 @@ from typing import Any
 
 import openai
 
+from switchboard.sip import is_transfer_target
+from switchboard.untrusted import shown
+
 logger = logging.getLogger(__name__)
 
 
@@ -59,6 +62,8 @@ class _MaybeDone(TransientCallError):
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 RING_TIMEOUT_CODE = "ring_timeout"
 """The code of an accept not sent because the ring limit had passed (a late Durable retry)."""
+INVALID_TARGET_CODE = "invalid_target"
+"""The code of a REFER not sent because its target failed :func:`is_transfer_target`."""
 UNCONFIRMED_CODE = "unconfirmed"
 """The code of a REFER whose answer was lost: the transfer check decides whether it happened."""
 
@@ -83,12 +88,14 @@ async def run_control(
         return await _attempt(action, call_id, request, done_already)
     except _MaybeDone:
         if not resend:
-            logger.warning("%s of call %s is unconfirmed: not sent again", action, call_id)
+            logger.warning("%s of call %s is unconfirmed: not sent again", action, shown(call_id))
             return ControlResult(Outcome.OK, None, UNCONFIRMED_CODE)
-        logger.warning("%s of call %s may have been done: sending it again", action, call_id)
+        logger.warning("%s of call %s may have been done: sending it again", action, shown(call_id))
         result = await _attempt(action, call_id, request, done_already)
         if result.outcome is Outcome.CALL_GONE and done_already is None:
-            logger.info("%s of call %s: gone, so the first attempt was done", action, call_id)
+            logger.info(
+                "%s of call %s: gone, so the first attempt was done", action, shown(call_id)
+            )
             return ControlResult(Outcome.OK, result.status, result.code)
         return result
 
@@ -102,24 +109,26 @@ async def _attempt(
     try:
         await request()
     except (openai.APIConnectionError, openai.APITimeoutError) as error:
-        logger.warning("%s of call %s could not reach the service: %s", action, call_id, error)
+        logger.warning(
+            "%s of call %s could not reach the service: %s", action, shown(call_id), error
+        )
         raise _MaybeDone(f"{action}: {type(error).__name__}") from error
     except openai.APIStatusError as error:
         code = _error_code(error)
         if error.status_code == done_already:
-            logger.info("%s of call %s was already done (%s)", action, call_id, code)
+            logger.info("%s of call %s was already done (%s)", action, shown(call_id), code)
             return ControlResult(Outcome.OK, error.status_code, code)
         if error.status_code in _TRANSIENT_STATUSES or error.status_code >= 500:
             logger.warning(
-                "%s of call %s failed with %s, retrying", action, call_id, error.status_code
+                "%s of call %s failed with %s, retrying", action, shown(call_id), error.status_code
             )
             raise TransientCallError(f"{action}: HTTP {error.status_code}") from error
         outcome = Outcome.CALL_GONE if error.status_code == 404 else Outcome.REFUSED
         logger.warning(
-            "%s of call %s refused: HTTP %s (%s)", action, call_id, error.status_code, code
+            "%s of call %s refused: HTTP %s (%s)", action, shown(call_id), error.status_code, code
         )
         return ControlResult(outcome, error.status_code, code)
-    logger.info("%s of call %s done", action, call_id)
+    logger.info("%s of call %s done", action, shown(call_id))
     return ControlResult(Outcome.OK)
 
 
@@ -137,7 +146,7 @@ class CallControl:
         Past ``deadline`` nothing is sent: the orchestration has stopped waiting for this answer.
         """
         if deadline is not None and datetime.now(UTC) >= deadline:
-            logger.warning("accept of call %s not sent: the ring limit has passed", call_id)
+            logger.warning("accept of call %s not sent: the ring limit has passed", shown(call_id))
             return ControlResult(Outcome.REFUSED, None, RING_TIMEOUT_CODE)
         body = {key: value for key, value in session.items() if key != "type"}
         return await run_control(
@@ -154,7 +163,16 @@ class CallControl:
         )
 
     async def refer(self, call_id: str, target_uri: str) -> ControlResult:
-        """Ask the SIP provider to transfer the caller; 200 means relayed, not completed."""
+        """Ask the SIP provider to transfer the caller; 200 means relayed, not completed.
+
+        The last guard of the one path to a REFER: a target that is not valid (however it got
+        here, e.g. in the input of an orchestration started under older rules) is not sent.
+        """
+        if not is_transfer_target(target_uri):
+            logger.error(
+                "refer of call %s not sent: invalid target %s", shown(call_id), shown(target_uri)
+            )
+            return ControlResult(Outcome.REFUSED, 400, INVALID_TARGET_CODE)
         return await run_control(
             "refer",
             call_id,

@@ -19,6 +19,7 @@ import openai
 from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
 
 from switchboard.settings import Settings
+from switchboard.untrusted import build_url
 
 TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"  # noqa: S105  # a scope, not a secret
 REST_TIMEOUT_SECONDS = 10.0
@@ -59,10 +60,13 @@ class Connection:
         return self._http
 
     def realtime_url(self, call_id: str) -> str:
-        """``wss://<resource>/openai/v1/realtime?call_id=...`` (``ws://`` for a local emulator)."""
+        """``wss://<resource>/openai/v1/realtime?call_id=...`` (``ws://`` for a local emulator).
+
+        The call id is encoded: it can add no query parameter of its own.
+        """
         base = self._settings.api_base_url
         scheme = "wss" if base.startswith("https://") else "ws"
-        return f"{scheme}://{base.split('://', 1)[1]}/realtime?call_id={call_id}"
+        return build_url(f"{scheme}://{base.split('://', 1)[1]}", "realtime", call_id=call_id)
 
     async def auth_headers(self) -> dict[str, str]:
         """Headers for a WebSocket handshake: ``api-key`` or a fresh ``Authorization: Bearer``."""

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(
     r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+"
-    r"(?P<start>\d{2}):(?P<start_min>\d{2})-(?P<end>\d{2}):(?P<end_min>\d{2})$"
+    r"(?P<start>[0-9]{2}):(?P<start_min>[0-9]{2})-(?P<end>[0-9]{2}):(?P<end_min>[0-9]{2})\Z"
 )
 
 
@@ -45,7 +45,8 @@ class BusinessHours:
     def parse(cls, spec: str, zone: str) -> BusinessHours:
         """Parse comma-separated ``day[-day] HH:MM-HH:MM`` windows; ``ValueError`` says why.
 
-        A window that ends at or before it starts runs past midnight into the next day.
+        A window that ends before it starts runs past midnight into the next day; one that ends
+        when it starts is refused (empty, or a whole day: write ``00:00-24:00`` for that).
         """
         time_zone(zone)
         windows: list[Window] = []
@@ -55,6 +56,13 @@ class BusinessHours:
                 raise ValueError(f"has a window {part!r} that is not like 'mon-fri 09:00-17:00'")
             start = _minutes(match["start"], match["start_min"], part)
             end = _minutes(match["end"], match["end_min"], part)
+            if end == start:
+                raise ValueError(
+                    f"has a window {part!r} that ends when it starts: for a whole day write "
+                    "00:00-24:00, for a night shift an end before the start (22:00-06:00)"
+                )
+            if start == 24 * 60:
+                raise ValueError(f"has a window {part!r} that starts at 24:00 (write 00:00)")
             first = DAYS.index(match["first"])
             last = DAYS.index(match["last"] or match["first"])
             for offset in range((last - first) % 7 + 1):

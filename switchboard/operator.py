@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from switchboard.sip import is_transfer_target
+from switchboard.sip import TargetRules, is_transfer_target
 
 Action = Literal["transfer", "hangup"]
 
@@ -19,8 +19,12 @@ class OperatorCommand:
     target_uri: str | None = None
 
     @classmethod
-    def transfer(cls, body: bytes) -> OperatorCommand:
-        """From a transfer request body: empty, or ``{"target_uri": "tel:..."|"sip:..."}``."""
+    def transfer(cls, body: bytes, rules: TargetRules | None = None) -> OperatorCommand:
+        """From a transfer request body: empty, or ``{"target_uri": "tel:..."|"sip:..."}``.
+
+        A given target must pass :func:`is_transfer_target` and ``rules`` (the operator's
+        ``TRANSFER_ALLOWED_TARGETS``).
+        """
         if not body.strip():
             return cls("transfer")
         try:
@@ -32,6 +36,8 @@ class OperatorCommand:
         target = data.get("target_uri")
         if target is not None and (not isinstance(target, str) or not is_transfer_target(target)):
             raise ValueError("target_uri must be a tel: (E.164) or sip: URI")
+        if target is not None and rules is not None and not rules.admits(target):
+            raise ValueError("target_uri is not among the allowed transfer targets")
         return cls("transfer", target)
 
     def to_event(self) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from switchboard.hours import BusinessHours
-from switchboard.sip import Party, header, parse_party
+from switchboard.numbers import country_code
+from switchboard.sip import FROM, Standing, caller_identity, headers_named, parse_party
 from switchboard.webhook import IncomingCall
 
 
@@ -53,17 +54,21 @@ class Decision:
 class Policy:
     """Who may call (caller lists, country codes) and when (business hours).
 
-    An empty allowlist or code list admits everyone; no business hours means always open.
+    An empty allowlist or code list admits everyone; no business hours means always open. The
+    caller's number is read from ``caller_id_header`` only (see :func:`caller_identity`) and
+    compared as E.164, national forms read in ``region``.
     """
 
     allowlist: frozenset[str] = frozenset()
     blocklist: frozenset[str] = frozenset()
-    country_codes: tuple[str, ...] = ()
+    country_codes: frozenset[int] = frozenset()
     reject_anonymous: bool = False
     refusal_status: int = 603
     hours: BusinessHours | None = None
     after_hours_accept: bool = False
     after_hours_status: int = 480
+    caller_id_header: str = FROM
+    region: str | None = None
 
     def screen(self, call: IncomingCall, at: datetime) -> Decision:
         """Decide on one call from its SIP headers and the time it arrived (orchestration time)."""
@@ -77,17 +82,21 @@ class Policy:
         )
 
     def _who(self, call: IncomingCall) -> Decision:
-        """The caller's side of the decision, from untrusted SIP headers parsed defensively."""
-        caller = _caller(call)
-        callee = parse_party(header(call.sip_headers, "To")).number
+        """The caller's side of the decision, from untrusted SIP headers parsed strictly."""
+        caller = caller_identity(call.sip_headers, self.caller_id_header, self.region)
+        to = headers_named(call.sip_headers, "to")
+        callee = parse_party(to[0], self.region).number if len(to) == 1 else None
         number = caller.number
 
         def refuse(reason: str) -> Decision:
             return Decision(False, reason, number, callee, self.refusal_status)
 
         if number is None:
+            reason = _NO_NUMBER_REASONS[caller.standing]
             if self.reject_anonymous or self.allowlist or self.country_codes:
-                return refuse("anonymous" if caller.anonymous else "unparsable_caller")
+                return refuse(reason)
+            if self.blocklist and caller.standing is not Standing.ANONYMOUS:
+                return refuse(reason)  # it may be a blocked number written so we cannot read it
             return Decision(True, "anonymous_allowed", None, callee)
         if number in self.blocklist:
             return refuse("blocklisted")
@@ -95,16 +104,14 @@ class Policy:
             return Decision(True, "allowlisted", number, callee)
         if self.allowlist:
             return refuse("not_allowlisted")
-        if self.country_codes and not any(number.startswith("+" + c) for c in self.country_codes):
+        if self.country_codes and country_code(number) not in self.country_codes:
             return refuse("country_not_allowed")
         return Decision(True, "allowed", number, callee)
 
 
-def _caller(call: IncomingCall) -> Party:
-    """The caller from ``From``, or from ``P-Asserted-Identity`` when ``From`` hides the number."""
-    party = parse_party(header(call.sip_headers, "From"))
-    if party.number is None:
-        asserted = parse_party(header(call.sip_headers, "P-Asserted-Identity"))
-        if asserted.number is not None:
-            return asserted
-    return party
+_NO_NUMBER_REASONS = {
+    Standing.ANONYMOUS: "anonymous",
+    Standing.UNKNOWN: "unparsable_caller",
+    Standing.AMBIGUOUS: "ambiguous_caller",
+    Standing.NUMBER: "unparsable_caller",  # not reached: a NUMBER party has a number
+}

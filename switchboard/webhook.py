@@ -18,9 +18,13 @@ import pydantic
 from openai.types.webhooks import RealtimeCallIncomingWebhookEvent
 
 from switchboard.sip import SipHeader
+from switchboard.untrusted import shown
 
 MAX_BODY_BYTES = 1024 * 1024
 SIGNATURE_TOLERANCE_SECONDS = 300
+CALL_ID = re.compile(r"rtc_[A-Za-z0-9_\-]{1,124}\Z", re.ASCII)
+"""The form of the service's call ids (``rtc_`` and letters, digits, ``_`` or ``-``): any other
+``call_id`` is refused at ingress, so none reaches a log line, a URL or an instance id."""
 # Starts alphanumeric (so never "." or ".." as a URL path segment); \Z, since $ allows a final \n.
 _INSTANCE_ID_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,79}\Z")
 
@@ -102,6 +106,18 @@ def instance_id_for(call_id: str) -> str:
     return f"{readable}~{digest}"
 
 
+def refuse_declared_oversize(headers: Mapping[str, str]) -> None:
+    """413 for a body whose ``Content-Length`` is over the cap, before the body is touched.
+
+    The Functions host hands the worker a body it has read whole; what bounds that read is the
+    host's own limit, ``FUNCTIONS_REQUEST_BODY_SIZE_LIMIT`` (set to :data:`MAX_BODY_BYTES` by the
+    deployment), which stops a larger body, chunked or not, while it arrives.
+    """
+    declared = headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise WebhookRejected(413, "body too large", f"declared length {shown(declared)}")
+
+
 def parse_webhook(
     body: bytes, headers: Mapping[str, str], verifier: SignatureVerifier
 ) -> IncomingCall | IgnoredEvent:
@@ -129,10 +145,14 @@ def parse_webhook(
     try:
         event = RealtimeCallIncomingWebhookEvent.model_validate(payload)
     except pydantic.ValidationError as error:
-        fields = ", ".join(".".join(map(str, e["loc"])) for e in error.errors()[:5])
+        fields = ", ".join(shown(".".join(map(str, e["loc"]))) for e in error.errors()[:5])
         raise WebhookRejected(400, "malformed event", f"invalid fields: {fields}") from None
-    if not event.data.call_id.strip():
-        raise WebhookRejected(400, "malformed event", "empty data.call_id")
+    if not CALL_ID.match(event.data.call_id):
+        raise WebhookRejected(
+            400,
+            "malformed event",
+            f"data.call_id {shown(event.data.call_id)} is not of the service's form rtc_<id>",
+        )
     return IncomingCall(
         call_id=event.data.call_id,
         webhook_id=webhook_id,

@@ -18,6 +18,7 @@ import pytest
 from devhost.durable_host import DurableTestHost
 from emulator import Emulator
 from emulator.scenario import load_scenario
+from switchboard.untrusted import shown
 from tests.support.logs import leaks, record_text, secrets
 
 RECORD_TIMEOUT = 20.0
@@ -74,3 +75,23 @@ async def test_no_secret_token_caller_number_or_transcript_is_ever_logged(
         "Bearer ",
     ]
     assert leaks(caplog.records, forbidden) == []
+
+
+@pytest.mark.parametrize(
+    "value", ["rtc_a\r\nINFO blueprints.ingress forged", "rtc_\x1b[2J", "rtc_a\x00", "a\u2028b"]
+)
+def test_the_per_test_log_check_fails_on_a_control_character_in_an_app_log_line(
+    value: str,
+) -> None:
+    """What every end-to-end test runs on its app logs: untrusted text written raw is a leak."""
+    raw = logging.LogRecord(
+        "blueprints.ingress", logging.INFO, __file__, 1, "call %s", (value,), None
+    )
+    assert [(name, what) for name, what, _ in leaks([raw], [])] == [
+        ("blueprints.ingress", "control character")
+    ]
+    quoted = logging.LogRecord(
+        "blueprints.ingress", logging.INFO, __file__, 1, "call %s", (shown(value),), None
+    )
+    sdk = logging.LogRecord("aiohttp.access", logging.INFO, __file__, 1, "a\nb", (), None)
+    assert leaks([quoted, sdk], []) == []

@@ -64,9 +64,23 @@ def secret(prefix: str, valid: bool | None) -> st.SearchStrategy[Value]:
 
 
 anything = text.map(lambda t: Value(t, True))
-TARGETS = good("tel:+14155550100", "sip:desk@pbx.example", "tel:+44 20 7946 0000") | bad(
-    "mailto:a@b", "tel:555", "sip:nohost", "+14155550100", "sip:a b@c"
+TARGETS = good("tel:+14155550100", "sip:desk@pbx.example", "tel:+44-20-7946-0000") | bad(
+    "mailto:a@b",
+    "tel:555",
+    "sip:nohost",
+    "+14155550100",
+    "sip:a b@c",
+    "tel:+44 20 7946 0000",
+    "tel:+14155550100;x=1\r\nX-Evil: 1",
+    "sip:desk@pbx.example?Replaces=x&X-Evil=1",
+    "sip:desk@pbx.example;maddr=evil.example",
+    "sip:desk\x00@pbx.example",
+    "sip:desk@pbx.example\x1b[31m",
+    "sip:" + "d" * 100_000 + "@pbx.example",
 )
+SLICE_LIMIT = 3300
+"""No slice above this, whatever functionTimeout says (the Flex scale-in bound)."""
+TIMEOUTS = {"00:30:00": 1800, "00:58:00": 3480, "01:00:00": 3600, "-1": None}
 VALUES: dict[str, st.SearchStrategy[Value]] = {
     "AZURE_OPENAI_ENDPOINT": good(
         "https://contoso.openai.azure.com",
@@ -96,9 +110,20 @@ VALUES: dict[str, st.SearchStrategy[Value]] = {
     "TRANSFER_FALLBACK_URI": TARGETS,
     "AGENT_DEFINITION": bad("agents/missing.toml", "README.md", "agents"),
     "TRANSFER_TARGETS": good(
-        "sales=tel:+14155550111", "Sales=tel:+1 415 555 0111, b=sip:x@pbx.example"
+        "sales=tel:+14155550111", "Sales=tel:+1-415-555-0111, b=sip:x@pbx.example"
     )
-    | bad("sales", "=tel:+14155550111", "sales=555", "sales=tel:+14155550111,support"),
+    | bad(
+        "sales",
+        "=tel:+14155550111",
+        "sales=555",
+        "sales=tel:+14155550111,support",
+        "sales=tel:+1 415 555 0111",
+        "sales=sip:x@pbx.example?X-Evil=1",
+    ),
+    "TRANSFER_ALLOWED_TARGETS": good(
+        "+14155550100, +1415555011*, pbx.example, +442079460000", "+1*, +44*, pbx.example"
+    )
+    | bad("sales", "+1", "*", "+1415*5", "tel:+14155550100"),
     "RING_TIMEOUT_SECONDS": integers(2, 300),
     "SILENCE_SECONDS": integers(0, 3600),
     "MAX_CALL_SECONDS": integers(10, 3540),
@@ -113,12 +138,16 @@ VALUES: dict[str, st.SearchStrategy[Value]] = {
     "USAGE_PRICES": good("audio_out=64", "text_in=1, text_out=2.5")
     | bad("gold=1", "audio_out=-1", "audio_out", "audio_out=free"),
     "TRANSFER_VERIFY_SECONDS": integers(1, 300),
-    "MONITOR_SLICE_SECONDS": integers(60, 3600),
+    "MONITOR_SLICE_SECONDS": integers(60, SLICE_LIMIT),  # and below functionTimeout: see below
+    "AzureFunctionsJobHost__functionTimeout": good(*TIMEOUTS) | bad("30m", "1800", "00:30", "x"),
     "CALLER_ALLOWLIST": good("+14155550123", "+14155550123, +447700900123", ",")
-    | bad("555", "+14155550123,555", "14155550123", "+0123456789"),
-    "CALLER_BLOCKLIST": good("+14155550123", "+46701234567,+14155550123")
-    | bad("x", "+1 415 555 0123", "tel:+14155550123"),
-    "ALLOWED_COUNTRY_CODES": good("1", "1,44,46", "+1, +44") | bad("abc", "1234", "1;44", "-1"),
+    | bad("555", "+14155550123,555", "+0123456789", "+4155550123"),
+    "CALLER_BLOCKLIST": good("+14155550123", "+46701234567,+14155550123", "+1 415 555 0123")
+    | bad("x", "tel:+14155550123", "%0a"),
+    "DEFAULT_REGION": good("US", "se", "GB") | bad("USA", "XX", "1"),
+    "CALLER_ID_HEADER": good("from", "P-Asserted-Identity") | bad("remote-party-id", "f", "pai"),
+    "ALLOWED_COUNTRY_CODES": good("1", "1,44,46", "+1, +44")
+    | bad("abc", "1234", "1;44", "-1", "4", "1,999"),
     "ANONYMOUS_CALLERS": good("accept", "reject", "REJECT", "Accept") | bad("maybe", "yes", "0"),
     "REJECT_SIP_STATUS": integers(400, 699),
 }
@@ -150,8 +179,26 @@ def environments(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, bool | None
     for name in KNOWN:
         if name in ("OPENAI_WEBHOOK_SECRET", "AZURE_OPENAI_API_KEY") and verdicts[name] is None:
             env[name] = draw(secret("", None)).text  # random, but still recognisably secret
+    _judge_across_variables(env, verdicts)
     env.update(draw(st.dictionaries(st.text(min_size=1).filter(lambda k: k not in KNOWN), text)))
     return env, verdicts
+
+
+def _judge_across_variables(env: dict[str, str], verdicts: dict[str, bool | None]) -> None:
+    """Verdicts that depend on another variable: the slice on functionTimeout, the national
+    numbers on DEFAULT_REGION, the configured targets on TRANSFER_ALLOWED_TARGETS."""
+    timeout = env.get("AzureFunctionsJobHost__functionTimeout", "").strip() or "00:30:00"
+    slice_text = env.get("MONITOR_SLICE_SECONDS", "").strip() or "1500"
+    if timeout not in TIMEOUTS:
+        verdicts["MONITOR_SLICE_SECONDS"] = None
+    elif verdicts["MONITOR_SLICE_SECONDS"] and (limit := TIMEOUTS[timeout]) is not None:
+        verdicts["MONITOR_SLICE_SECONDS"] = int(slice_text) <= limit - 300
+    if verdicts["DEFAULT_REGION"] is not True:
+        for name in ("CALLER_ALLOWLIST", "CALLER_BLOCKLIST"):
+            verdicts[name] = None if verdicts[name] is False else verdicts[name]
+    if verdicts["TRANSFER_ALLOWED_TARGETS"] is None:
+        for name in ("TRANSFER_TARGET_URI", "TRANSFER_FALLBACK_URI", "TRANSFER_TARGETS"):
+            verdicts[name] = None if verdicts[name] else verdicts[name]
 
 
 @CAMPAIGN
@@ -183,7 +230,7 @@ def test_settings_load_or_fail_naming_every_bad_variable_without_secrets(
         assert isinstance(settings, Settings)
         assert not [n for n, ok in verdicts.items() if ok is False]
         assert settings.webhook_secret.startswith("whsec_")
-        assert 60 <= settings.monitor_slice_seconds <= 3600
+        assert 60 <= settings.monitor_slice_seconds <= SLICE_LIMIT
         assert 1 <= settings.transfer_verify_seconds <= 300
         assert 400 <= settings.policy.refusal_status <= 699
         assert settings.agent.voice in VOICES
@@ -192,6 +239,6 @@ def test_settings_load_or_fail_naming_every_bad_variable_without_secrets(
 
 def test_the_campaign_covers_every_variable_the_loader_reads() -> None:
     source = Path(settings_module.__file__).read_text(encoding="utf-8")
-    read = set(re.findall(r'reader\.(?:get|optional)\(\s*"([A-Z0-9_]+)"', source))
+    read = set(re.findall(r'reader\.(?:get|optional)\(\s*"([A-Za-z0-9_]+)"', source))
     assert "AZURE_OPENAI_ENDPOINT" in read, "settings.py no longer reads variables like this"
     assert read == set(KNOWN)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -21,7 +23,7 @@ from hypothesis import strategies as st
 
 from activities import names
 from devhost.durable_host import DurableTestHost
-from switchboard.webhook import MAX_BODY_BYTES, instance_id_for
+from switchboard.webhook import CALL_ID, MAX_BODY_BYTES
 from tests.campaigns.conftest import CAMPAIGN
 from tests.campaigns.signing import (
     OTHER_SECRET,
@@ -31,6 +33,7 @@ from tests.campaigns.signing import (
     signature,
     signed_headers,
 )
+from tests.support.logs import APP_LOGGERS, leaks
 
 URL = "http://127.0.0.1/api/calls/incoming"
 CALL_TIMEOUT = 5.0
@@ -244,6 +247,22 @@ async def test_bodies_over_one_mebibyte_are_413_signed_or_not(
     assert await assert_rejected(app_host, body, headers, status=413) == "body too large"
 
 
+@pytest.mark.parametrize("declared", [MAX_BODY_BYTES + 1, 3 * MAX_BODY_BYTES, 10**12])
+async def test_a_body_declared_over_one_mebibyte_is_413_before_it_is_read(
+    app_host: DurableTestHost, declared: int
+) -> None:
+    body = encode(incoming_event("rtc_declared_large"))
+    headers = {**signed_headers(body), "content-length": str(declared)}
+    assert await assert_rejected(app_host, body, headers, status=413) == "body too large"
+
+
+def test_the_hosts_own_body_limit_is_the_webhook_cap() -> None:
+    """The host stops a larger body (chunked too) while it arrives: the worker gets it whole."""
+    example = Path(__file__).resolve().parents[2] / "local.settings.json.example"
+    values = json.loads(example.read_text(encoding="utf-8"))["Values"]
+    assert values["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] == str(MAX_BODY_BYTES)
+
+
 async def test_a_body_of_exactly_one_mebibyte_is_read_and_verified(
     app_host: DurableTestHost,
 ) -> None:
@@ -333,16 +352,74 @@ async def test_deeply_nested_signed_json_is_a_400_not_a_crash(app_host: DurableT
     assert await assert_rejected(app_host, body, signed_headers(body)) == "malformed JSON"
 
 
-@pytest.mark.parametrize("call_id", [".", "..", ".\n", "rtc_a\n"])
-async def test_dot_segment_and_newline_call_ids_get_safe_instance_ids_of_their_own(
+# -------------------------------------------- call ids: only the service's form gets in
+
+
+@pytest.mark.parametrize(
+    "call_id",
+    [
+        ".",
+        "..",
+        ".\n",
+        "rtc_a\n",
+        "rtc_x&model=evil&call_id=rtc_victim",
+        "rtc_a\r\nINFO blueprints.ingress call rtc_forged: orchestration started",
+        "rtc_a\x00b",
+        "rtc_\x1b[2J\x1b[31mred",
+        "rtc_a/../../b",
+        "rtc_" + "9" * 20_000,
+    ],
+)
+async def test_call_ids_not_of_the_services_form_are_400_start_nothing_and_log_safely(
+    app_host: DurableTestHost, caplog: pytest.LogCaptureFixture, call_id: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = encode(incoming_event(call_id))
+    assert await assert_rejected(app_host, body, signed_headers(body)) == "malformed event"
+    app_records = [r for r in caplog.records if r.name.startswith(APP_LOGGERS)]
+    assert any("not of the service's form" in r.getMessage() for r in app_records)
+    assert leaks(app_records, []) == []
+
+
+@CAMPAIGN
+@given(call_id=call_ids.filter(lambda call_id: not CALL_ID.match(call_id)))
+async def test_any_call_id_not_of_the_services_form_is_400(
     app_host: DurableTestHost, call_id: str
 ) -> None:
     body = encode(incoming_event(call_id))
-    status, payload = await deliver(app_host, body, signed_headers(body))
-    assert (status, payload["status"]) == (200, "started")
-    instance_id = payload["instance_id"]
-    assert instance_id not in (".", "..")
-    assert "\n" not in instance_id
-    assert list(app_host.instances) == [instance_id]
-    if call_id.endswith("\n"):  # a distinct call id keeps a distinct instance
-        assert instance_id_for(call_id) != instance_id_for(call_id.removesuffix("\n"))
+    assert await assert_rejected(app_host, body, signed_headers(body)) == "malformed event"
+
+
+@CAMPAIGN
+@given(
+    webhook_id=header_text,
+    event_type=header_text.filter(lambda t: t != "realtime.call.incoming"),
+)
+async def test_hostile_webhook_ids_and_event_types_are_logged_on_one_safe_line(
+    app_host: DurableTestHost, webhook_id: str, event_type: str
+) -> None:
+    handler = _Collect()
+    logger = logging.getLogger("blueprints")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        body = encode({**incoming_event("rtc_logged"), "type": event_type})
+        headers = {**signed_headers(body), "webhook-id": webhook_id}
+        await deliver(app_host, body, headers)  # a bad signature (the id is signed): 400
+        await deliver(app_host, body, signed_headers(body))  # ignored: 200
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert len(handler.records) >= 2
+    assert leaks(handler.records, []) == []
+    assert_nothing_started(app_host)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)

@@ -14,7 +14,7 @@ from openai import AsyncOpenAI, BadRequestError
 
 from emulator import Emulator
 from switchboard.agent import Agent
-from switchboard.settings import APP_ROOT
+from switchboard.setting_values import APP_ROOT
 from tests.emulator.emulator_testkit import API_KEY, assert_server_events, sent_events
 
 ACCEPT = {"type": "realtime", "model": "gpt-realtime", "instructions": "Be brief."}

@@ -23,11 +23,19 @@ def record_text(record: logging.LogRecord) -> str:
 
 
 def leaks(records: list[logging.LogRecord], forbidden: list[str]) -> list[tuple[str, str, str]]:
-    """(logger, what leaked, text) for every record that carries a forbidden string."""
-    return [
+    """(logger, what leaked, text) for every record that carries a forbidden string, and for
+    every app log line with a control character (untrusted text written raw: a forged line)."""
+    found = [
         (record.name, what, text)
         for record in records
         for text in (record_text(record),)
         for what in forbidden
         if what.lower() in text.lower()
+    ]
+    return found + [
+        (record.name, "control character", message)
+        for record in records
+        if record.name.startswith(APP_LOGGERS)
+        for message in (record.getMessage(),)
+        if not message.isprintable()
     ]

@@ -68,3 +68,12 @@ def test_the_greeting_line_guards_against_greeting_twice() -> None:
     line = greeting_instruction("Hello, Contoso here.")
     assert line.startswith("Greet the caller by saying: Hello, Contoso here.")
     assert "already greeted" in line  # a re-run first slice must not greet again
+
+
+def test_department_names_are_case_insensitive_in_the_agent_file() -> None:
+    agent = Agent.from_definition({"departments": {"Sales": "orders", "SUPPORT": "problems"}})
+    assert dict(agent.departments) == {"sales": "orders", "support": "problems"}
+    tool = agent.session_config("gpt-realtime")["tools"][0]
+    assert tool["parameters"]["properties"]["department"]["enum"] == ["sales", "support"]
+    with pytest.raises(ValueError, match="names department 'sales' twice"):
+        Agent.from_definition({"departments": {"Sales": "a", "sales": "b"}})

@@ -9,7 +9,9 @@ import openai
 import pytest
 
 from switchboard.call_control import (
+    INVALID_TARGET_CODE,
     UNCONFIRMED_CODE,
+    CallControl,
     ControlResult,
     Outcome,
     TransientCallError,
@@ -79,3 +81,43 @@ async def test_an_unanswered_refer_is_never_sent_twice() -> None:
     result = await run_control("refer", "c", request, resend=False)
     assert result == ControlResult(Outcome.OK, None, UNCONFIRMED_CODE)
     assert attempts == [1]
+
+
+async def test_a_refer_to_an_invalid_target_is_never_sent() -> None:
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    client = openai.AsyncOpenAI(
+        api_key="unused",
+        base_url="https://contoso.openai.azure.com/openai/v1/",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(record)),
+    )
+    control = CallControl(client)
+    for target in ("tel:+14155550123;x=1\r\nX-Evil: 1", "sip:a@b.example?Replaces=x", "tel:555"):
+        result = await control.refer("rtc_1", target)
+        assert result == ControlResult(Outcome.REFUSED, 400, INVALID_TARGET_CODE)
+    assert sent == []
+    assert (await control.refer("rtc_1", "tel:+14155550123")).outcome is Outcome.OK
+    assert [request.url.path for request in sent] == ["/openai/v1/realtime/calls/rtc_1/refer"]
+
+
+async def test_the_sdk_encodes_the_call_id_in_rest_paths() -> None:
+    """REST paths are the SDK's to build; it encodes path parameters, as this checks."""
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    client = openai.AsyncOpenAI(
+        api_key="unused",
+        base_url="https://contoso.openai.azure.com/openai/v1/",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(record)),
+    )
+    await CallControl(client).hangup("rtc_a/../../x?y=1#z")
+    assert sent[0].url.raw_path.decode() == (
+        "/openai/v1/realtime/calls/rtc_a%2F..%2F..%2Fx%3Fy=1%23z/hangup"
+    )

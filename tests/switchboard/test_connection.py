@@ -1,6 +1,8 @@
 import gc
+from urllib.parse import parse_qs, urlsplit
 
-from switchboard.connection import GC_YOUNG_THRESHOLD, tune_gc_for_calls
+from switchboard.connection import GC_YOUNG_THRESHOLD, Connection, tune_gc_for_calls
+from switchboard.settings import Settings
 
 
 def test_the_collector_is_tuned_once_for_many_calls() -> None:
@@ -10,3 +12,19 @@ def test_the_collector_is_tuned_once_for_many_calls() -> None:
     assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
     tune_gc_for_calls()  # once per process: a second call freezes nothing more
     assert gc.get_freeze_count() <= frozen
+
+
+def test_the_call_websocket_url_encodes_the_call_id() -> None:
+    settings = Settings.from_env(
+        {
+            "AZURE_OPENAI_ENDPOINT": "https://contoso.openai.azure.com",
+            "AZURE_OPENAI_DEPLOYMENT": "gpt-realtime",
+            "OPENAI_WEBHOOK_SECRET": "whsec_c3dpdGNoYm9hcmQtbG9jYWwtZW11bGF0b3Itc2VjcmV0",
+            "AZURE_OPENAI_API_KEY": "unused-here",
+        }
+    )
+    url = Connection(settings).realtime_url("rtc_x&model=evil&call_id=rtc_victim")
+    base = "wss://contoso.openai.azure.com/openai/v1/realtime"
+    assert url == f"{base}?call_id=rtc_x%26model%3Devil%26call_id%3Drtc_victim"
+    assert parse_qs(urlsplit(url).query) == {"call_id": ["rtc_x&model=evil&call_id=rtc_victim"]}
+    assert Connection(settings).realtime_url("rtc_abc") == f"{base}?call_id=rtc_abc"

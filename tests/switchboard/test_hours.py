@@ -48,3 +48,18 @@ def test_daylight_saving_is_the_zones() -> None:
 def test_bad_specs_say_what_is_wrong(spec: str, zone: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         BusinessHours.parse(spec, zone)
+
+
+@pytest.mark.parametrize("spec", ["mon-fri 09:00-09:00", "sat 00:00-00:00", "sun 24:00-24:00"])
+def test_a_window_that_ends_when_it_starts_is_refused_with_what_to_write(spec: str) -> None:
+    with pytest.raises(ValueError, match="ends when it starts: for a whole day write 00:00-24:00"):
+        BusinessHours.parse(spec, "UTC")
+
+
+def test_a_whole_day_is_written_00_00_to_24_00_and_24_00_never_starts_a_window() -> None:
+    hours = BusinessHours.parse("wed 00:00-24:00", "UTC")
+    assert hours.is_open(utc(25, 0))
+    assert hours.is_open(utc(25, 23, 59))
+    assert not hours.is_open(utc(26, 0))
+    with pytest.raises(ValueError, match="starts at 24:00"):
+        BusinessHours.parse("wed 24:00-02:00", "UTC")

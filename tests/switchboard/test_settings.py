@@ -1,9 +1,15 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from switchboard.settings import Settings, SettingsError
+from switchboard.settings import (
+    MONITOR_SLICE_MARGIN_SECONDS,
+    MONITOR_SLICE_MAX_SECONDS,
+    Settings,
+    SettingsError,
+)
 from switchboard.usage import Prices
 
 SECRET = "whsec_c3dpdGNoYm9hcmQtbG9jYWwtZW11bGF0b3Itc2VjcmV0"
@@ -41,9 +47,9 @@ def test_every_problem_is_reported_by_name_in_one_error() -> None:
         "AZURE_OPENAI_ENDPOINT must be an http(s) URL",
         "AZURE_OPENAI_DEPLOYMENT is required",
         "CALL_VOICE must be one of",
-        "MONITOR_SLICE_SECONDS must be an integer between 60 and 3600, got 'abc'",
+        "MONITOR_SLICE_SECONDS must be an integer between 60 and 3300, got 'abc'",
         "TRANSFER_TARGET_URI must be a tel:",
-        "CALLER_BLOCKLIST must be comma-separated E.164",
+        "CALLER_BLOCKLIST must be comma-separated phone numbers",
         "ANONYMOUS_CALLERS must be 'accept' or 'reject'",
     ):
         assert name in message
@@ -74,7 +80,7 @@ def test_policy_lists_are_parsed() -> None:
         }
     )
     assert settings.policy.blocklist == {"+14155550123", "+14155550124"}
-    assert settings.policy.country_codes == ("1", "46")
+    assert settings.policy.country_codes == {1, 46}
     assert settings.policy.reject_anonymous
     assert settings.policy.refusal_status == 403
 
@@ -201,3 +207,144 @@ def test_usage_prices_name_overrides_and_reject_the_rest() -> None:
     for bad in ("gold=1", "audio_out=-1", "audio_out=free", "audio_out"):
         with pytest.raises(SettingsError, match="USAGE_PRICES must be name=price pairs"):
             Settings.from_env({**BASE, "USAGE_PRICES": bad})
+
+
+def error_of(env: dict[str, str]) -> str:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**BASE, **env})
+    return str(raised.value)
+
+
+def test_country_codes_are_checked_against_the_real_list() -> None:
+    assert "ALLOWED_COUNTRY_CODES must be comma-separated country calling codes" in error_of(
+        {"ALLOWED_COUNTRY_CODES": "4"}
+    )
+    assert "not codes: ['999', '0']" in error_of({"ALLOWED_COUNTRY_CODES": "1,999,0"})
+
+
+def test_caller_lists_are_normalised_and_national_forms_need_a_region() -> None:
+    env = {"CALLER_BLOCKLIST": "+1 (415) 555-0123, 4155550124", "DEFAULT_REGION": "us"}
+    settings = Settings.from_env({**BASE, **env})
+    assert settings.policy.blocklist == {"+14155550123", "+14155550124"}
+    assert settings.policy.region == "US"
+    message = error_of({"CALLER_ALLOWLIST": "4155550124"})
+    assert "CALLER_ALLOWLIST must be comma-separated phone numbers" in message
+    assert "national forms need DEFAULT_REGION" in message
+    assert "DEFAULT_REGION must be a two-letter region code" in error_of({"DEFAULT_REGION": "XX"})
+
+
+def test_the_caller_id_header_is_from_or_the_asserted_identity() -> None:
+    assert Settings.from_env(BASE).policy.caller_id_header == "from"
+    trusted = Settings.from_env({**BASE, "CALLER_ID_HEADER": "P-Asserted-Identity"})
+    assert trusted.policy.caller_id_header == "p-asserted-identity"
+    assert "CALLER_ID_HEADER must be 'from' or 'p-asserted-identity'" in error_of(
+        {"CALLER_ID_HEADER": "remote-party-id"}
+    )
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "tel:+14155550123;x=1\r\nX-Evil: 1",
+        "sip:desk@pbx.example.com?Replaces=x",
+        "sip:desk@pbx.example.com;maddr=evil.example",
+        "sip:desk@pbx.example.com\x1b[2J",
+        "tel:+1 415 555 0100",
+    ],
+)
+def test_hostile_targets_in_settings_are_refused_at_load(target: str) -> None:
+    for name, value in (
+        ("TRANSFER_TARGET_URI", target),
+        ("TRANSFER_FALLBACK_URI", target),
+        ("TRANSFER_TARGETS", f"sales={target}"),
+    ):
+        assert f"- {name} must be" in error_of({name: value})
+
+
+def test_configured_targets_must_obey_transfer_allowed_targets() -> None:
+    allowed = {"TRANSFER_ALLOWED_TARGETS": "+14155550100, +1415777*, pbx.example.com"}
+    settings = Settings.from_env(
+        {
+            **BASE,
+            **allowed,
+            "TRANSFER_TARGET_URI": "tel:+14155550100",
+            "TRANSFER_TARGETS": "sales=tel:+14157770001,support=sip:help@pbx.example.com",
+        }
+    )
+    assert settings.transfer_rules.admits("tel:+14157770002")
+    message = error_of({**allowed, "TRANSFER_FALLBACK_URI": "sip:op@elsewhere.example"})
+    assert "TRANSFER_FALLBACK_URI has targets TRANSFER_ALLOWED_TARGETS does not admit" in message
+    assert "TRANSFER_ALLOWED_TARGETS must be numbers" in error_of(
+        {"TRANSFER_ALLOWED_TARGETS": "sales"}
+    )
+
+
+def test_a_department_the_agent_does_not_have_is_refused() -> None:
+    env = {
+        "AGENT_DEFINITION": "agents/front_desk.toml",
+        "TRANSFER_TARGETS": "suport=tel:+14155550112,sales=tel:+14155550111",
+        "TRANSFER_TARGET_URI": "tel:+14155550100",
+    }
+    message = error_of(env)
+    assert "TRANSFER_TARGETS names departments the agent does not have: ['suport']" in message
+    assert "the agent's departments: ['sales', 'support']" in message
+    capitalised = {**env, "TRANSFER_TARGETS": "Sales=tel:+14155550111,SUPPORT=tel:+14155550112"}
+    assert Settings.from_env({**BASE, **capitalised}).plan().target_for("support")
+
+
+def test_capitalised_departments_in_the_agent_file_are_accepted(tmp_path: Path) -> None:
+    agent = tmp_path / "agent.toml"
+    agent.write_text('[departments]\nSales = "orders"\nSupport = "problems"\n', "utf-8")
+    env = {
+        "AGENT_DEFINITION": str(agent),
+        "TRANSFER_TARGETS": "sales=tel:+14155550111,support=tel:+14155550112",
+    }
+    settings = Settings.from_env({**BASE, **env})
+    assert dict(settings.agent.departments) == {"sales": "orders", "support": "problems"}
+
+
+@pytest.mark.parametrize(
+    ("timeout", "slice_seconds", "ok"),
+    [
+        (None, "1500", True),  # host.json: 00:30:00
+        (None, "1501", False),
+        (None, "3600", False),
+        ("00:58:00", "3180", True),  # what the Bicep sets for a 3180 s slice
+        ("00:58:00", "3181", False),
+        ("01:00:00", "3300", True),
+        ("1.00:00:00", "3301", False),  # never above the Flex scale-in bound
+        ("-1", "3300", True),
+    ],
+)
+def test_a_slice_the_host_would_kill_is_refused(
+    timeout: str | None, slice_seconds: str, ok: bool
+) -> None:
+    env = {"MONITOR_SLICE_SECONDS": slice_seconds}
+    if timeout is not None:
+        env["AzureFunctionsJobHost__functionTimeout"] = timeout
+    if ok:
+        assert Settings.from_env({**BASE, **env}).monitor_slice_seconds == int(slice_seconds)
+    else:
+        assert "- MONITOR_SLICE_SECONDS must be" in error_of(env)
+
+
+def test_the_slice_bound_is_the_one_the_bicep_and_host_json_use() -> None:
+    root = Path(__file__).resolve().parents[2]
+    host = json.loads((root / "host.json").read_text("utf-8"))
+    hours, minutes, seconds = map(int, host["functionTimeout"].split(":"))
+    assert (hours * 60 + minutes) * 60 + seconds - MONITOR_SLICE_MARGIN_SECONDS == 1500
+    module = (root / "infra" / "modules" / "functionapp.bicep").read_text("utf-8")
+    caps = re.findall(r"@maxValue\((\d+)\)\s*param monitorSliceSeconds", module)
+    caps += re.findall(
+        r"@maxValue\((\d+)\)\s*param monitorSliceSeconds",
+        (root / "infra" / "main.bicep").read_text("utf-8"),
+    )
+    assert caps == [str(MONITOR_SLICE_MAX_SECONDS)] * 2
+    assert f"monitorSliceSeconds + {MONITOR_SLICE_MARGIN_SECONDS}" in module
+
+
+def test_each_problem_stays_on_its_own_line_whatever_the_value() -> None:
+    env = {"AGENT_DEFINITION": "agents/x\n- FORGED is fine", "CALLER_BLOCKLIST": "1\r\n2"}
+    lines = error_of(env).split("\n")
+    assert lines[0] == "Invalid settings:"
+    assert [line.split(" ")[1] for line in lines[1:]] == ["AGENT_DEFINITION", "CALLER_BLOCKLIST"]

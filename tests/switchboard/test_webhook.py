@@ -113,3 +113,36 @@ def test_instance_ids_are_stable_safe_and_distinct() -> None:
     assert len(instance_id_for("r" * 500)) < 100
     for dot_segment in (".", "..", "rtc_a\n"):
         assert instance_id_for(dot_segment) != dot_segment  # never a URL dot segment or a newline
+
+
+@pytest.mark.parametrize(
+    "call_id",
+    [
+        "rtc_x&model=evil&call_id=rtc_victim",
+        "rtc_a\r\nINFO forged line",
+        "rtc_a\x00",
+        "rtc_\x1b[31mred",
+        "rtc_a\n",
+        "rtc_../../admin",
+        "rtc_a b",
+        "rtc_" + "a" * 125,
+        "rtc_",
+        "call_123",
+        ".",
+        "",
+        "rtc_\uff10",  # a full-width digit
+    ],
+)
+def test_call_ids_not_of_the_services_form_are_refused(call_id: str) -> None:
+    body = json.dumps(event(call_id)).encode()
+    with pytest.raises(WebhookRejected) as raised:
+        parse_webhook(body, signed(body), VERIFIER)
+    assert (raised.value.status, raised.value.reason) == (400, "malformed event")
+    assert raised.value.detail.isprintable()
+    assert len(raised.value.detail) < 200
+
+
+@pytest.mark.parametrize("call_id", ["rtc_0123abcdef", "rtc_u1_9c6574da8b8a41a1", "rtc_A-b_c"])
+def test_call_ids_of_the_services_form_are_accepted(call_id: str) -> None:
+    body = json.dumps(event(call_id)).encode()
+    assert isinstance(parse_webhook(body, signed(body), VERIFIER), IncomingCall)
