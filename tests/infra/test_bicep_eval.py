@@ -7,6 +7,7 @@ parameters. Each kind of failure is proven on a known-bad input with its exact m
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -165,6 +166,21 @@ def test_wrong_types_and_values_in_the_parameters_file_are_refused() -> None:
         "@allowed(['User', 'ServicePrincipal', 'Group'])" in problems  # fmt: skip
     too_few = "functionapp.bicep: parameter maximumInstanceCount = 20 is under @minValue(40)"
     assert too_few in problems
+
+
+def test_the_manual_path_overrides_every_azd_placeholder() -> None:
+    raw = json.loads(PARAMETERS.read_text(encoding="utf-8"))["parameters"]
+    placeholders = {name for name, p in raw.items() if "${" in json.dumps(p["value"])}
+    assert placeholders == {"operatorPrincipalId", "operatorPrincipalType", "durableBackend"}
+    guide = (INFRA.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
+    manual = guide.split("## Path 2", 1)[1].split("\n## ", 1)[0]
+    overridden = {name for name in placeholders if f"{name}=" in manual}
+    assert overridden == placeholders
+    # az passes the placeholders literally: without the overrides, Resource Manager refuses.
+    literal = {name: p["value"] for name, p in raw.items()}
+    problems = [p for p in evaluate(MAIN, literal).problems if p.startswith("main.bicep")]
+    assert len(problems) == 2
+    assert all("is not in @allowed" in p for p in problems)
 
 
 # --- pieces -------------------------------------------------------------------------------------
