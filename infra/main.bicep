@@ -424,6 +424,8 @@ output WEBHOOK_URL string = 'https://${functionApp.outputs.defaultHostName}/api/
 output SIP_URI string = openAiAccess.outputs.sipUri
 output AZURE_OPENAI_LOCATION string = openAiAccess.outputs.location
 output DURABLE_BACKEND string = durableBackend
+// The scheduler's dashboard: every call's orchestration, for the operator (empty with Azure Storage).
+output DURABLE_TASK_DASHBOARD_URL string = useScheduler ? durableTask.outputs.dashboardUrl : ''
 output AZURE_OPENAI_ENDPOINT string = openAiAccess.outputs.endpoint
 output AZURE_OPENAI_DEPLOYMENT string = realtimeDeploymentName
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
