@@ -8,6 +8,11 @@ evaluated with the values it was given. Values only Azure knows (ids, endpoints,
 are :class:`DeployTime`; ``uniqueString`` is a stable stand-in hash of the real length.
 
 A construct the evaluator does not understand is a problem naming it, never a silent pass.
+Variables and outputs are evaluated too, so an unknown function anywhere is reported.
+
+pycep gives both a string literal and a symbol reference as a bare string: a bare string that
+names a parameter, variable, resource or module of the file is read as that symbol, anything
+else as a literal (a literal spelled like a symbol of the same file would be misread).
 """
 
 from __future__ import annotations
