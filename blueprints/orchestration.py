@@ -15,6 +15,7 @@ import azure.durable_functions as df
 
 from activities import names
 from blueprints.slots import SLOTS
+from switchboard import telemetry
 from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE, greeting_instruction
 from switchboard.call_control import (
     RING_TIMEOUT_CODE,
@@ -79,6 +80,8 @@ class CallFlow:
             self._end(f"error:{failed_step}")
         if self.plan.max_concurrent_calls:  # every call asked for a slot as its first step
             self.ctx.signal_entity(SLOTS, "release", self.call_id)
+        if not self.ctx.is_replaying:  # telemetry: the dashboard's one call_ended event
+            telemetry.call_ended(self.record, self.call.created_at)
         return self.record.to_dict()
 
     def _run(self) -> Steps:

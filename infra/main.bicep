@@ -8,10 +8,10 @@ targetScope = 'resourceGroup'
 @description('Azure region of the app and its storage, monitoring and vault (must offer Flex Consumption).')
 param location string = resourceGroup().location
 
-@description('Short prefix of resource names (lowercase letters and digits).')
+@description('Short prefix of resource names: 2-10 lowercase letters and digits (storage account names allow nothing else).')
 @minLength(2)
 @maxLength(10)
-param namePrefix string = 'switchboard'
+param namePrefix string = 'switchbd'
 
 @description('Tags applied to every resource.')
 param tags object = {}
@@ -19,7 +19,7 @@ param tags object = {}
 @description('Object id of the person or CI principal who runs scripts/register_webhook.py (Key Vault Secrets Officer on the vault, Cognitive Services User on Azure OpenAI). azd fills in the signed-in user; empty = no operator roles.')
 param operatorPrincipalId string = ''
 
-@description('Principal type of operatorPrincipalId.')
+@description('Principal type of operatorPrincipalId (azd passes AZURE_PRINCIPAL_TYPE: User, or ServicePrincipal when a service principal runs azd).')
 @allowed([
   'User'
   'ServicePrincipal'
@@ -54,11 +54,9 @@ param realtimeModelName string = 'gpt-realtime'
 @description('New Azure OpenAI resource only: realtime model version.')
 param realtimeModelVersion string = '2025-08-28'
 
-@description('New Azure OpenAI resource only: deployment SKU.')
+@description('New Azure OpenAI resource only: deployment SKU. Realtime over SIP is offered for global deployments (East US 2, Sweden Central).')
 @allowed([
   'GlobalStandard'
-  'Standard'
-  'DataZoneStandard'
 ])
 param realtimeDeploymentSku string = 'GlobalStandard'
 
@@ -75,8 +73,8 @@ param appOpenAiRole string = 'CognitiveServicesUser'
 
 // --- Function app -------------------------------------------------------------------------------
 
-@description('Maximum instances the Flex Consumption app scales out to.')
-@minValue(1)
+@description('Maximum instances the Flex Consumption app scales out to (Flex allows 40 to 1000).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
@@ -84,6 +82,18 @@ param maximumInstanceCount int = 40
 @minValue(0)
 @maxValue(10)
 param alwaysReadyDurableInstances int = 1
+
+@description('Always-ready instances for the HTTP group: 1 keeps the webhook warm, so the first call after an idle period is not answered by a cold start (billed while idle); 0 scales to zero.')
+@minValue(0)
+@maxValue(10)
+param alwaysReadyHttpInstances int = 1
+
+@description('Durable Functions backend: durableTaskScheduler (managed, pushes work over gRPC, no queue polling; Consumption SKU) or azureStorage (queues and tables in the app\'s storage account). See docs/deploy.md.')
+@allowed([
+  'durableTaskScheduler'
+  'azureStorage'
+])
+param durableBackend string = 'durableTaskScheduler'
 
 @description('Memory per instance (MB).')
 @allowed([
@@ -230,6 +240,10 @@ var createOpenAi = empty(existingOpenAiName)
 var openAiName = createOpenAi ? 'oai-${namePrefix}-${token}' : existingOpenAiName
 var openAiResourceGroup = createOpenAi || empty(existingOpenAiResourceGroup) ? resourceGroup().name : existingOpenAiResourceGroup
 var functionAppName = 'func-${namePrefix}-${token}'
+// Must equal hubName in host.json: the Azure Storage provider reads it there, the scheduler's
+// task hub resource carries it.
+var taskHubName = 'switchboard'
+var useScheduler = durableBackend == 'durableTaskScheduler'
 var deploymentContainerName = 'app-package-${take(token, 8)}'
 var allTags = union(tags, {
   app: 'switchboard'
@@ -272,6 +286,31 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: allTags
     softDeleteRetentionInDays: keyVaultRetentionDays
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module durableTask 'modules/durabletask.bicep' = if (useScheduler) {
+  name: 'durableTask'
+  params: {
+    name: 'dts-${namePrefix}-${token}'
+    taskHubName: taskHubName
+    location: location
+    tags: allTags
+    retentionDays: min(callRecordRetentionDays, 30)
+    appPrincipalId: identity.outputs.principalId
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+  }
+}
+
+module dashboard 'modules/dashboard.bicep' = {
+  name: 'dashboard'
+  params: {
+    name: guid(resourceGroup().id, namePrefix, 'switchboard-calls-workbook')
+    location: location
+    tags: allTags
+    appInsightsId: monitoring.outputs.appInsightsId
   }
 }
 
@@ -331,6 +370,11 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
     alwaysReadyDurableInstances: alwaysReadyDurableInstances
+    alwaysReadyHttpInstances: alwaysReadyHttpInstances
+    durableBackend: durableBackend
+    schedulerEndpoint: useScheduler ? durableTask.outputs.endpoint : ''
+    taskHubName: taskHubName
+    workspaceId: monitoring.outputs.workspaceId
     instanceMemoryMB: instanceMemoryMB
     openAiEndpoint: openAiAccess.outputs.endpoint
     openAiDeployment: realtimeDeploymentName
@@ -366,6 +410,7 @@ module functionApp 'modules/functionapp.bicep' = {
   dependsOn: [
     roles
     storage
+    durableTask
   ]
 }
 
@@ -374,7 +419,13 @@ module functionApp 'modules/functionapp.bicep' = {
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_ID string = functionApp.outputs.id
 output WEBHOOK_URL string = 'https://${functionApp.outputs.defaultHostName}/api/calls/incoming'
+// Built from the account's properties.internalId (marked deprecated in the API): if it ever comes
+// back empty, read internalId in the portal's JSON view of the resource (docs/deploy.md).
 output SIP_URI string = openAiAccess.outputs.sipUri
+output AZURE_OPENAI_LOCATION string = openAiAccess.outputs.location
+output DURABLE_BACKEND string = durableBackend
+// The scheduler's dashboard: every call's orchestration, for the operator (empty with Azure Storage).
+output DURABLE_TASK_DASHBOARD_URL string = useScheduler ? durableTask.outputs.dashboardUrl : ''
 output AZURE_OPENAI_ENDPOINT string = openAiAccess.outputs.endpoint
 output AZURE_OPENAI_DEPLOYMENT string = realtimeDeploymentName
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri

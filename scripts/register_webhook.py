@@ -4,8 +4,11 @@ Runs on the operator's machine (and as the azd ``postprovision`` hook), never in
 app. It talks to three REST APIs with aiohttp:
 
 * Azure OpenAI webhook endpoints (``/openai/v1/dashboard/webhook_endpoints``): list, create,
-  update, delete. Auth: an Entra token (``DefaultAzureCredential``, scope
-  ``https://cognitiveservices.azure.com/.default``) or, if given, an ``api-key``.
+  update, delete. Auth: an Entra token first (``DefaultAzureCredential``, scope
+  ``https://cognitiveservices.azure.com/.default``) or, if given, an ``api-key``. Microsoft
+  documents only ``api-key`` for this API: when it answers 401/403 to the token, the script
+  prints the one-time key path (``webhook_guidance.entra_refused``) and exits 0, so ``azd up``
+  finishes the deployment instead of failing on its last step.
 * Key Vault secrets (``PUT {vault}/secrets/{name}``): the signing secret goes straight from the
   create response into the vault. It is never printed or logged.
 * Optionally Azure Resource Manager, to make the function app re-read its Key Vault references.
@@ -16,7 +19,9 @@ which the API shows only once) deletes and re-creates the endpoint and stores th
 
 Every option has an environment default, so the azd hook needs no arguments: azd exports the
 Bicep outputs (AZURE_OPENAI_ENDPOINT, WEBHOOK_URL, AZURE_KEY_VAULT_URI, WEBHOOK_SECRET_NAME,
-AZURE_FUNCTION_APP_ID) to hooks.
+AZURE_FUNCTION_APP_ID, SIP_URI, AZURE_OPENAI_LOCATION) to hooks. The SIP URI the trunk must dial
+is printed at the end, with a warning when it lacks the project id or the resource is outside
+the SIP regions.
 
 Assumed, not confirmed by the docs: the list answer is ``{"object": "list", "data": [...]}``
 (a bare list is accepted too) and pages with ``has_more`` / ``after`` like other OpenAI lists.
@@ -39,6 +44,7 @@ from urllib.parse import quote
 import aiohttp
 from azure.core.credentials import AccessToken
 from azure.identity.aio import DefaultAzureCredential
+from webhook_guidance import entra_refused, hint, sip_uri_notes
 
 LOG = logging.getLogger("register_webhook")
 
@@ -69,6 +75,15 @@ class RegistrationError(Exception):
     """A step failed; the message says which one and what to try."""
 
 
+class EntraRefused(RegistrationError):
+    """The webhook API refused the Entra token (401/403): the one-time api-key path applies."""
+
+    def __init__(self, status: int) -> None:
+        """Keep the status for the guidance."""
+        super().__init__(f"the webhook endpoints API answered {status} to an Entra token")
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Options:
     """Validated command-line options."""
@@ -82,6 +97,9 @@ class Options:
     api_key: str | None
     app_resource_id: str | None
     arm_endpoint: str
+    sip_uri: str | None = None
+    openai_location: str | None = None
+    resource_group: str | None = None
 
 
 def _excerpt(text: str, limit: int = 300) -> str:
@@ -137,10 +155,12 @@ class Client:
             raise RegistrationError(f"{what}: {method} {url} failed: {error}") from error
         if status == 404 and allow_404:
             return None
+        if status in (401, 403) and "webhook" in what and not self._options.api_key:
+            raise EntraRefused(status)
         if status >= 400:
             raise RegistrationError(
                 f"{what}: {method} {url.split('?')[0]} answered {status}: {_excerpt(text)}"
-                f"{_hint(what, status)}"
+                f"{hint(what, status)}"
             )
         if not text.strip():
             return {}
@@ -257,25 +277,6 @@ class Client:
             f"/config/configreferences/appsettings/refresh?api-version={REFRESH_API_VERSION}"
         )
         await self._call("POST", url, await self._bearer(ARM_SCOPE), "refresh Key Vault references")
-
-
-def _hint(what: str, status: int) -> str:
-    if status in (401, 403) and "webhook" in what:
-        return (
-            ". Check that you hold Cognitive Services User on the Azure OpenAI resource, or pass "
-            "an api-key (--api-key / AZURE_OPENAI_API_KEY): Entra tokens for this API are "
-            "unconfirmed and disableLocalAuth=true rules keys out"
-        )
-    if status in (401, 403) and "Key Vault secret" in what:
-        return (
-            ". You need Key Vault Secrets Officer on the vault (the Bicep grants it to "
-            "operatorPrincipalId); a new role assignment can take a few minutes to apply"
-        )
-    if status in (401, 403):
-        return ". Check your Azure sign-in (`az login`) and your role on the resource"
-    if status == 404 and "webhook" in what:
-        return ". Is --openai-endpoint https://<resource>.openai.azure.com (no path)?"
-    return ""
 
 
 async def run(options: Options, client: Client) -> str:
@@ -410,6 +411,11 @@ def parse_args(argv: Sequence[str]) -> Options:
     parser.add_argument(
         "--arm-endpoint", default="https://management.azure.com", help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--sip-uri",
+        default=_env("SIP_URI"),
+        help="the SIP URI to print for the trunk, checked for its region [env SIP_URI]",
+    )
     args = parser.parse_args(list(argv))
 
     action: Action = "rotate" if args.rotate else "delete" if args.delete else "register"
@@ -449,6 +455,9 @@ def parse_args(argv: Sequence[str]) -> Options:
         api_key=args.api_key,
         app_resource_id=args.app_resource_id,
         arm_endpoint=args.arm_endpoint,
+        sip_uri=args.sip_uri,
+        openai_location=_env("AZURE_OPENAI_LOCATION"),
+        resource_group=_env("AZURE_RESOURCE_GROUP"),
     )
 
 
@@ -459,17 +468,27 @@ async def main(argv: Sequence[str], credential: TokenSource | None = None) -> in
     needs_entra = options.action != "delete" or not options.api_key
     if credential is None and needs_entra:
         owned = credential = DefaultAzureCredential()
+    notes = (
+        []
+        if options.action == "delete"
+        else sip_uri_notes(options.sip_uri, options.openai_location)
+    )
     try:
         timeout = aiohttp.ClientTimeout(total=60)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             summary = await run(options, Client(session, options, credential))
+    except EntraRefused as refused:
+        # Not a failed deployment: everything else is in place, and one documented step remains.
+        print(entra_refused(refused.status, options.openai_endpoint, options.resource_group))
+        print("\n".join(notes))
+        return 0
     except RegistrationError as error:
         print(f"register_webhook: {error}", file=sys.stderr)
         return 1
     finally:
         if owned is not None:
             await owned.close()
-    print(summary)
+    print("\n".join([summary, *notes]))
     return 0
 
 

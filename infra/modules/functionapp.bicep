@@ -30,8 +30,8 @@ param deploymentContainerName string
 @description('Application Insights connection string (no key: ingestion is Entra-authenticated).')
 param appInsightsConnectionString string
 
-@description('Upper bound of instances the app scales out to.')
-@minValue(1)
+@description('Upper bound of instances the app scales out to (Flex Consumption allows 40 to 1000).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int
 
@@ -39,6 +39,27 @@ param maximumInstanceCount int
 @minValue(0)
 @maxValue(10)
 param alwaysReadyDurableInstances int
+
+@description('Always-ready instances for the HTTP group (the webhook and the operator API). 0 = the first webhook after an idle period waits for a cold start.')
+@minValue(0)
+@maxValue(10)
+param alwaysReadyHttpInstances int
+
+@description('Durable Functions backend: durableTaskScheduler (managed, push over gRPC) or azureStorage (queues and tables in the app\'s storage account).')
+@allowed([
+  'durableTaskScheduler'
+  'azureStorage'
+])
+param durableBackend string
+
+@description('Durable Task Scheduler endpoint (durableTaskScheduler backend only).')
+param schedulerEndpoint string = ''
+
+@description('Durable task hub name (host.json hubName).')
+param taskHubName string
+
+@description('Log Analytics workspace that receives the app\'s diagnostic logs.')
+param workspaceId string
 
 @description('Memory per instance.')
 @allowed([
@@ -167,12 +188,20 @@ param extraAppSettings object = {}
 var functionTimeoutSeconds = monitorSliceSeconds + 300
 var functionTimeout = '${padLeft(string(functionTimeoutSeconds / 3600), 2, '0')}:${padLeft(string((functionTimeoutSeconds % 3600) / 60), 2, '0')}:${padLeft(string(functionTimeoutSeconds % 60), 2, '0')}'
 
-var alwaysReady = alwaysReadyDurableInstances > 0 ? [
+// Flex scales HTTP triggers in the 'http' group and Durable triggers in the 'durable' group; each
+// always-ready instance is billed while idle. (Parentheses: checkov's parser misreads a bare
+// comparison before '?'.)
+var alwaysReady = concat((alwaysReadyDurableInstances > 0) ? [
   {
     name: 'durable'
     instanceCount: alwaysReadyDurableInstances
   }
-] : []
+] : [], (alwaysReadyHttpInstances > 0) ? [
+  {
+    name: 'http'
+    instanceCount: alwaysReadyHttpInstances
+  }
+] : [])
 
 // Later keys win in union(): the settings below override anything of the same name in
 // extraAppSettings, so extra settings cannot replace the identity-based connections.
@@ -214,7 +243,23 @@ var appSettings = {
   AFTER_HOURS_SIP_STATUS: string(afterHoursSipStatus)
   USAGE_PRICES: usagePrices
   CALL_RECORD_RETENTION_DAYS: string(callRecordRetentionDays)
+  TASKHUB_NAME: taskHubName
+  // The call_ended events (switchboard/telemetry.py) reach Application Insights with their fields
+  // as custom dimensions only through the worker's Azure Monitor OpenTelemetry distro; limited to
+  // that one logger, so every other log line keeps its single path through the host.
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
+  PYTHON_AZURE_MONITOR_LOGGER_NAME: 'switchboard.telemetry'
 }
+
+// host.json configures the Azure Storage provider (also what runs locally on Azurite); for the
+// scheduler these settings override its storageProvider section (AzureFunctionsJobHost__ settings
+// override host.json), so one package and `func azure functionapp publish` serve both backends.
+var schedulerSettings = {
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${schedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+}
+var durableSettings = (durableBackend == 'durableTaskScheduler') ? schedulerSettings : {}
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -312,7 +357,22 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_88: Not applicable: Flex Consumption has no Azure Files content share; the package lives in a blob container.
   parent: app
   name: 'appsettings'
-  properties: union(extraAppSettings, appSettings)
+  properties: union(extraAppSettings, appSettings, durableSettings)
+}
+
+// Function execution logs to Log Analytics as well (queryable beside the Key Vault audit log).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: app
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'FunctionAppLogs'
+        enabled: true
+      }
+    ]
+  }
 }
 
 output name string = app.name

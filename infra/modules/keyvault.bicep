@@ -18,6 +18,9 @@ param tags object = {}
 @maxValue(90)
 param softDeleteRetentionInDays int = 7
 
+@description('Log Analytics workspace that receives the vault\'s audit log.')
+param workspaceId string
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: The Flex Consumption app has no VNet integration here and resolves its Key Vault reference over the public endpoint, and the operator's machine writes the secret; access is Entra ID + RBAC (no access policies).
   // checkov:skip=CKV_AZURE_189: Public network access stays enabled for the same reason as CKV_AZURE_109.
@@ -42,6 +45,21 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       defaultAction: 'Allow'
       bypass: 'AzureServices'
     }
+  }
+}
+
+// Who read or wrote the webhook secret, and when: the AuditEvent log in Log Analytics.
+resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'AuditEvent'
+        enabled: true
+      }
+    ]
   }
 }
 

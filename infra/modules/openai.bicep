@@ -26,11 +26,9 @@ param modelName string
 @description('Realtime model version.')
 param modelVersion string
 
-@description('Deployment SKU.')
+@description('Deployment SKU: realtime over SIP is offered for global deployments only.')
 @allowed([
   'GlobalStandard'
-  'Standard'
-  'DataZoneStandard'
 ])
 param deploymentSku string = 'GlobalStandard'
 

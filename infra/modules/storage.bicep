@@ -19,7 +19,7 @@ param deploymentContainerName string
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Default action Allow: the Flex Consumption app has no VNet integration in this template, so it reaches storage over the public endpoint; every request still needs an Entra token (shared keys are disabled).
   // checkov:skip=CKV_AZURE_59: Public network access stays enabled for the same reason (no VNet / private endpoints in this template); access is Entra ID + RBAC only.
-  // checkov:skip=CKV_AZURE_206: LRS on purpose: the account holds the task hub's transient state and the deployment package, both recreated by a redeploy; GRS would double the idle cost for no recoverable data.
+  // checkov:skip=CKV_AZURE_206: LRS on purpose: the account holds the host's state and the deployment package (both recreated by a redeploy) and, with the azureStorage backend only, the task hub with the call records; those are operational records purged after CALL_RECORD_RETENTION_DAYS, and GRS would double the idle cost to keep them through a regional outage.
   name: name
   location: location
   tags: tags

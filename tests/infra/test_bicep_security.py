@@ -90,7 +90,10 @@ FORBIDDEN_SETTINGS = {
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|KEY$|TOKEN|CONNECTION_?STRING|SAS\b", re.I)
 # An App Insights connection string holds only the instrumentation key, an identifier: with
 # DisableLocalAuth the service accepts only Entra-authenticated ingestion.
+# The scheduler's connection string names an endpoint and the managed identity, never a key
+# (test_durable_backends checks its form).
 NOT_SECRET = {
+    "DURABLE_TASK_SCHEDULER_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     "appInsightsConnectionString",
@@ -171,7 +174,13 @@ def app_settings(doc: Doc) -> dict[str, Any] | None:
         parts = [properties]
         if isinstance(properties, dict) and get(properties, "function", "type") == "union":
             parts = [resolve(doc, arg) for arg in properties["function"]["parameters"].values()]
+        for part in list(parts):  # a conditional part (backend-specific settings): both branches
+            if isinstance(part, dict) and get(part, "operator", "type") == "conditional":
+                branches = part["operator"]["operands"]
+                parts += [resolve(doc, branches[key]) for key in ("true_value", "false_value")]
         for part in parts:
+            if isinstance(part, dict) and ("operator" in part or "function" in part):
+                continue
             if isinstance(part, dict):
                 found.update(part)
     for _, _, config in resources(doc, "Microsoft.Web/sites"):
@@ -229,6 +238,7 @@ def settings_violations(settings: dict[str, Any]) -> list[str]:
         elif (
             SECRET_NAME.search(name)
             and name not in NOT_SECRET
+            and not name.endswith("Name")  # names another setting, e.g. connectionStringName
             and not (isinstance(value, str) and value.startswith("@Microsoft.KeyVault("))
         ):
             problems.append(f"app setting {name} holds a secret outside Key Vault: {value!r}")

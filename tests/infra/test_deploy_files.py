@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,7 @@ def test_azure_yaml_deploys_the_function_app_and_registers_the_webhook() -> None
     assert re.search(r"^\s+postprovision:", text, re.M)
     assert text.count("scripts/register_webhook.py") >= 2  # posix + windows
     assert re.search(r"^\s+path: infra\s*$", text, re.M)
+    assert re.search(r"^    remoteBuild: true\s*$", text, re.M)
 
 
 FUNCIGNORE_OUT = ["tests/", "emulator/", "bench/", "infra/", "docs/", "scripts/", ".venv*",
@@ -145,3 +147,49 @@ def test_funcignore_keeps_tests_and_local_files_out_and_the_app_in() -> None:
         assert _ignored(patterns, path), f"{path} would be deployed"
     for path in RUNTIME:
         assert not _ignored(patterns, path), f"{path} would be left out of the package"
+
+
+# What the deployed package must be: the app and nothing a developer or CI uses.
+PACKAGE_ROOTS = {"function_app.py", "host.json", "requirements.txt", "switchboard", "activities",
+                 "blueprints", "agents"}  # fmt: skip
+
+
+def package_files(patterns: list[str], files: list[str]) -> set[str]:
+    """The files `func azure functionapp publish` would upload: tracked files minus .funcignore."""
+    return {path for path in files if not _ignored(patterns, path)}
+
+
+def _funcignore() -> list[str]:
+    lines = (ROOT / ".funcignore").read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_the_package_is_the_app_and_nothing_else() -> None:
+    listed = subprocess.run(
+        ["git", "ls-files"],  # noqa: S607 - git from PATH, like a developer runs it
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "package.json" in listed, "git ls-files did not list the tree"
+    package = package_files(_funcignore(), listed)
+    roots = {path.split("/")[0] for path in package}
+    assert roots == PACKAGE_ROOTS, f"unexpected in the package: {sorted(roots - PACKAGE_ROOTS)}"
+    dev_only = {
+        "package.json",
+        "package-lock.json",
+        "pyproject.toml",
+        "requirements-dev.txt",
+        "local.settings.json.example",
+        ".funcignore",
+        ".gitignore",
+        "azure.yaml",
+    }
+    assert dev_only & package == set()
+
+
+def test_the_package_check_catches_a_dev_file_left_in() -> None:
+    patterns = [p for p in _funcignore() if p not in ("/package.json", "tests/")]
+    package = package_files(patterns, ["package.json", "tests/test_x.py", "host.json"])
+    assert package == {"package.json", "tests/test_x.py", "host.json"}

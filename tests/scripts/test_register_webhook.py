@@ -53,6 +53,7 @@ class Fakes:
     page_size: int = 100
     vault_status: int | None = None  # force an error status on vault writes
     refresh_status: int = 200
+    entra_status: int | None = None  # refuse Entra tokens with this status (keys still work)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def calls(self, api: str) -> list[tuple[str, str]]:
@@ -83,6 +84,10 @@ def _openai_app(fakes: Fakes) -> web.Application:
     @web.middleware
     async def record(request: web.Request, handler: Any) -> web.StreamResponse:
         fakes.requests.append(("openai", request.method, request.path_qs))
+        if fakes.entra_status and "api-key" not in request.headers:
+            return web.json_response(
+                {"error": {"code": "PermissionDenied"}}, status=fakes.entra_status
+            )
         if not authorised(request):
             return web.json_response({"error": {"message": "Access denied"}}, status=401)
         response: web.StreamResponse = await handler(request)
@@ -197,7 +202,8 @@ class Env:
 
 @pytest.fixture
 async def env(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
-    for name in ("AZURE_OPENAI_API_KEY", "AZURE_FUNCTION_APP_ID", "WEBHOOK_NAME"):
+    for name in ("AZURE_OPENAI_API_KEY", "AZURE_FUNCTION_APP_ID", "WEBHOOK_NAME", "SIP_URI",
+                 "AZURE_OPENAI_LOCATION", "AZURE_RESOURCE_GROUP"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     fakes = Fakes()
     servers = [
@@ -353,7 +359,8 @@ async def test_rejected_credentials_are_reported_clearly(env: Env, output: Any) 
     text = output()
     assert "list webhook endpoints" in text
     assert "answered 401" in text
-    assert "Cognitive Services User" in text
+    assert "api-key was refused" in text
+    assert "disableLocalAuth=false" in text
     assert env.fakes.endpoints == {}
 
 
@@ -433,3 +440,68 @@ def test_bad_secret_name_is_rejected(capsys: pytest.CaptureFixture[str]) -> None
              "--key-vault-uri", "https://kv", "--secret-name", "no_underscores"]
         )  # fmt: skip
     assert "--secret-name must be" in capsys.readouterr().err
+
+
+SIP = "sip:proj_0123456789abcdef@swedencentral.sip.ai.azure.com;transport=tls"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_refused_entra_token_explains_the_key_path_without_failing(
+    env: Env, output: Any, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    monkeypatch.setenv("AZURE_RESOURCE_GROUP", "rg-switchboard")
+    env.fakes.entra_status = status
+
+    assert await env.run("--sip-uri", SIP) == 0  # azd up goes on: one documented step remains
+
+    text = output()
+    assert f"answered {status} to your Entra token" in text
+    assert "The webhook is NOT registered yet" in text
+    host = env.openai.split("//")[1].split(":")[0]  # the fake's account name is its host
+    assert f"az resource update -g rg-switchboard -n {host.split('.')[0]}" in text
+    assert "--set properties.disableLocalAuth=false" in text
+    assert "az cognitiveservices account keys list" in text
+    assert "--set properties.disableLocalAuth=true" in text
+    assert f"SIP URI for your trunk: {SIP}" in text
+    assert env.fakes.endpoints == {}
+    assert env.fakes.calls("vault") == []
+
+    # ... and the path it describes works: the same run with a key registers the webhook.
+    assert await env.run("--api-key", API_KEY, "--sip-uri", SIP) == 0
+    [endpoint] = env.fakes.endpoints.values()
+    assert endpoint["url"] == WEBHOOK_URL
+    stored = env.fakes.secrets["openai-webhook-secret"]
+    assert stored["tags"] == {"webhook-endpoint-id": endpoint["id"]}
+    assert f"SIP URI for your trunk: {SIP}" in output()
+    assert_no_secret(env.fakes, output())
+
+
+async def test_the_sip_uri_is_printed_after_registration(env: Env, output: Any) -> None:
+    assert await env.run("--sip-uri", SIP) == 0
+    text = output()
+    assert f"SIP URI for your trunk: {SIP}" in text
+    assert "WARNING" not in text
+
+
+@pytest.mark.parametrize(
+    ("sip_uri", "warning"),
+    [
+        ("sip:proj_@swedencentral.sip.ai.azure.com;transport=tls", "has no project id"),
+        ("sip:proj_abc@westeurope.sip.ai.azure.com;transport=tls", "is in westeurope"),
+    ],
+)
+async def test_a_suspicious_sip_uri_is_called_out(
+    env: Env, output: Any, sip_uri: str, warning: str
+) -> None:
+    assert await env.run("--sip-uri", sip_uri) == 0
+    text = output()
+    assert f"SIP URI for your trunk: {sip_uri}" in text
+    assert warning in text
+
+
+async def test_an_existing_resource_outside_the_sip_regions_is_called_out(
+    env: Env, output: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_LOCATION", "westus")
+    assert await env.run("--sip-uri", SIP) == 0
+    assert "the Azure OpenAI resource is in westus" in output()
