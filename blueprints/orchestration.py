@@ -14,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities import names
+from blueprints.records import save_record  # call store
 from blueprints.slots import SLOTS
 from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE, greeting_instruction
 from switchboard.call_control import (
@@ -79,6 +80,7 @@ class CallFlow:
             self._end(f"error:{failed_step}")
         if self.plan.max_concurrent_calls:  # every call asked for a slot as its first step
             self.ctx.signal_entity(SLOTS, "release", self.call_id)
+        yield from save_record(self.ctx, names.RECORD_CALL_ENDED, self.record)  # call store
         return self.record.to_dict()
 
     def _run(self) -> Steps:
@@ -90,6 +92,7 @@ class CallFlow:
             yield from self._reject(decision.sip_status, planned)
             return
         self._phase(Phase.RINGING)
+        yield from save_record(self.ctx, names.RECORD_CALL_STARTED, self.record)  # call store
         result = yield from self._accept(decision.after_hours)
         if result is None:
             self._log("not answered within %ss: abandoned", self.plan.ring_timeout_seconds)
