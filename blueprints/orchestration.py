@@ -14,8 +14,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities import names
-from blueprints.records import save_record  # call store
 from blueprints.slots import SLOTS
+from blueprints.store_steps import save_record  # call store
 from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE, greeting_instruction
 from switchboard.call_control import (
     RING_TIMEOUT_CODE,

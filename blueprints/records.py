@@ -1,7 +1,7 @@
 """Call records (function-key auth): the call store's steps, its list, and its retention purge.
 
-* The orchestration saves each call twice (:func:`save_record`): as live just before it is
-  answered, and with its full record at the end (activities in ``activities/store.py``).
+* The orchestration saves each call as live just before it is answered, and with its full record
+  at the end (:mod:`blueprints.store_steps`, activities in ``activities/store.py``).
 * ``GET /api/calls`` lists summaries from the store's index, newest first, with filters and an
   opaque cursor (:mod:`switchboard.store.query`); the full record is at ``GET /api/calls/{id}``.
 * ``purge_call_records`` runs daily at 03:00 UTC and deletes calls received more than
@@ -13,16 +13,12 @@
 """
 
 import logging
-from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import names
 from blueprints._http import error_response, json_response
-from switchboard.records import CallRecord
 from switchboard.settings import get_settings
 from switchboard.store.account import get_account
 from switchboard.store.calls import CallStore
@@ -38,25 +34,6 @@ FINISHED = [
     df.OrchestrationRuntimeStatus.Terminated,
 ]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-STORE_RETRIES = {
-    names.RECORD_CALL_STARTED: df.RetryOptions(500, 2),
-    names.RECORD_CALL_ENDED: df.RetryOptions(2000, 5),
-}
-"""The write before answering gets few, quick retries (the caller is ringing meanwhile); the
-final one more and slower ones (nobody waits for it)."""
-
-
-def save_record(context: Any, name: str, record: CallRecord) -> Generator[Any, Any, None]:
-    """Orchestration step: run the store activity ``name`` on ``record``.
-
-    A store that fails never costs the call: the write is retried by Durable, and one that still
-    fails is noted in the record's ``errors`` and the call goes on.
-    """
-    try:
-        yield context.call_activity_with_retry(name, STORE_RETRIES[name], record.to_dict())
-    except Exception as error:  # the store is down: the call and its record go on without it
-        first_line = (str(error).splitlines() or [""])[0]
-        record.errors.append(f"{name}: {first_line[:300]}")
 
 
 @bp.route(route="calls", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

@@ -17,8 +17,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -66,23 +66,18 @@ class CallStore:
 
     async def page(self, query: CallQuery) -> dict[str, Any]:
         """One page of summaries, newest first: ``{"calls": [...], "next": cursor or None}``."""
-        table, partition = self._account.index, None
+        found: list[Mapping[str, Any]] = []
         if query.caller is not None:
             if self._secret is None:
                 raise QueryError("caller search is off: the app has no CALL_STORE_CALLER_KEY")
-            table, partition = self._account.by_caller, keys.caller_key(query.caller, self._secret)
-        where, params = query.table_filter(partition)
-        found: list[Mapping[str, Any]] = []
-        per_page = query.limit + 1
-        entities = (
-            table.query_entities(where, parameters=params, results_per_page=per_page)
-            if where
-            else table.list_entities(results_per_page=per_page)
-        )
-        async for entity in entities:
-            found.append(entity)
-            if len(found) > query.limit:
-                break
+            partition = keys.caller_key(query.caller, self._secret)
+            await _collect(self._account.by_caller, query, query.table_filter(partition), found)
+        else:
+            newest = query.newest(datetime.now(UTC))
+            for days in _windows(newest, query.since):
+                await _collect(self._account.index, query, query.table_filter(None, days), found)
+                if len(found) > query.limit:
+                    break
         more = len(found) > query.limit
         page = found[: query.limit]
         return {
@@ -140,6 +135,39 @@ class CallStore:
     async def _insert(table: TableClient, row: Mapping[str, Any]) -> None:
         with contextlib.suppress(ResourceExistsError):  # an earlier attempt, or already ended
             await table.create_entity(row)
+
+
+WINDOW_DAYS = (2, 7, 30)
+"""How many days each index query spans before the next, older one: a page usually fills from
+the first, and a sparse store is listed to its end in four queries (the last one unbounded)."""
+
+
+def _windows(
+    newest: datetime, since: datetime | None
+) -> Iterator[tuple[datetime, datetime | None]]:
+    """Ranges of days, newest first, that together cover everything up to ``newest``."""
+    start = newest
+    for span in WINDOW_DAYS:
+        end = start - timedelta(days=span - 1)
+        yield start, end
+        if since is not None and keys.day_key(end) >= keys.day_key(since):  # since's day reached
+            return
+        start = end - timedelta(days=1)
+    yield start, None
+
+
+async def _collect(
+    table: TableClient,
+    query: CallQuery,
+    where: tuple[str, dict[str, Any]],
+    found: list[Mapping[str, Any]],
+) -> None:
+    """Add the rows of one table query to ``found`` until it holds one more than a page."""
+    entities = table.query_entities(where[0], parameters=where[1], results_per_page=query.limit + 1)
+    async for entity in entities:
+        found.append(entity)
+        if len(found) > query.limit:
+            return
 
 
 def blob_name(call_id: str) -> str:

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from switchboard.sip import to_e164
@@ -77,11 +77,20 @@ class CallQuery:
         body = json.dumps({"after": last_row_key, "scope": self._scope()}, separators=(",", ":"))
         return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
-    def table_filter(self, caller_partition: str | None) -> tuple[str, dict[str, Any]]:
+    def newest(self, now: datetime) -> datetime:
+        """The latest received time this page can hold (a day ahead of ``now`` for clock skew)."""
+        if self.after is not None:
+            return keys.moment_of(self.after)
+        return self.until if self.until is not None else now + timedelta(days=1)
+
+    def table_filter(
+        self, caller_partition: str | None, days: tuple[datetime, datetime | None] | None = None
+    ) -> tuple[str, dict[str, Any]]:
         """The OData filter and its parameters (the SDK quotes them) for this page's rows.
 
         Row keys count down with time, so ``until`` is a lower row-key bound and ``since`` an
-        upper one; in the day-partitioned index the same bounds apply to the day partitions.
+        upper one. In the day-partitioned index, ``days`` (newest, oldest or None) narrows the
+        query to a range of day partitions, and ``since`` bounds it too.
         """
         clauses: list[str] = []
         params: dict[str, Any] = {}
@@ -92,18 +101,18 @@ class CallQuery:
 
         if caller_partition is not None:
             where("PartitionKey eq @caller", caller=caller_partition)
-        newest = self.until
+        if days is not None:
+            where("PartitionKey ge @newest_day", newest_day=keys.day_key(days[0]))
+            if days[1] is not None:
+                where("PartitionKey le @oldest_day", oldest_day=keys.day_key(days[1]))
+        if self.since is not None and caller_partition is None:
+            where("PartitionKey le @since_day", since_day=keys.day_key(self.since))
         if self.after is not None:
             where("RowKey gt @after", after=self.after)
-            newest = keys.moment_of(self.after)
         elif self.until is not None:
             where("RowKey ge @until", until=keys.time_key(self.until))
         if self.since is not None:
             where("RowKey lt @since", since=keys.time_key(self.since) + "~")
-        if caller_partition is None and newest is not None:
-            where("PartitionKey ge @newest_day", newest_day=keys.day_key(newest))
-        if caller_partition is None and self.since is not None:
-            where("PartitionKey le @oldest_day", oldest_day=keys.day_key(self.since))
         if self.status is not None:
             where("status eq @status", status=self.status)
         if self.end_reason is not None:

@@ -56,7 +56,7 @@ def index_row(record: Mapping[str, Any], status: Status, caller_key: str | None)
         "call_id": call_id[:_TEXT_LIMIT],
         "status": status,
         "received_at": moment.isoformat(),
-        "turns": len(record.get("turns") or ()),
+        "turns": _count(record.get("turns")),
         "errors": len(record.get("errors") or ()),
         "after_hours": bool(record.get("after_hours")),
         "duration_seconds": _duration(record),
@@ -83,6 +83,11 @@ def index_row(record: Mapping[str, Any], status: Status, caller_key: str | None)
 def summary(row: Mapping[str, Any]) -> dict[str, Any]:
     """What the list answers for one row (absent values as null)."""
     return {name: row.get(name) for name in SUMMARY_FIELDS}
+
+
+def _count(turns: Any) -> int:
+    """The number of turns: the transcript's length (or a count already taken)."""
+    return turns if isinstance(turns, int) else len(turns or ())
 
 
 def _duration(record: Mapping[str, Any]) -> float | None:

@@ -164,3 +164,28 @@ def test_blob_names_are_safe_for_any_call_id() -> None:
     odd = blob_name("../../etc/passwd?x#y")
     assert odd.startswith("records/")
     assert "/" not in odd.removeprefix("records/")
+
+
+async def test_a_sparse_store_is_listed_to_its_end_across_every_day_window(
+    store: CallStore,
+) -> None:
+    now = datetime.now(UTC)
+    ages = [0, 1.5, 5, 20, 45, 400]  # days: one call in each index query's window and beyond
+    for n, days in enumerate(ages):
+        received = now - timedelta(days=days)
+        await store.ended(ended({**record(n), "received_at": received.isoformat()}))
+    expected = [f"rtc_{n:03d}" for n in range(len(ages))]
+    assert await ids(store, limit="100") == expected
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = await store.page(CallQuery.parse({"limit": "1", "cursor": cursor}))
+        seen += [call["call_id"] for call in page["calls"]]
+        if page["next"] is None:
+            break
+        cursor = page["next"]
+    assert seen == expected
+    since = (now - timedelta(days=21)).isoformat()
+    assert await ids(store, since=since) == expected[:4]
+    until = (now - timedelta(days=2)).isoformat()
+    assert await ids(store, until=until, since=since) == expected[2:4]
