@@ -8,11 +8,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from switchboard.events import EventsConfig, payload, send, webhook_id
+from switchboard.events import SEND_TIMEOUT_SECONDS, EventsConfig, payload, send, webhook_id
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
-EVENT_TYPES = ("call.started", "call.ended")
 
 
 @bp.activity_trigger(input_name="request")
@@ -22,10 +21,11 @@ async def send_call_event(request: dict[str, Any]) -> dict[str, Any]:
     if config is None:
         return {"status": "off"}
     event_type, record = request["type"], request["record"]
-    if event_type not in EVENT_TYPES:
+    if event_type not in SEND_TIMEOUT_SECONDS:
         raise ValueError(f"unknown call event type {event_type!r}")
     message_id = webhook_id(str(record["call_id"]), event_type)
-    outcome = await send(config, message_id, payload(event_type, record))
+    body = payload(event_type, record)
+    outcome = await send(config, message_id, body, SEND_TIMEOUT_SECONDS[event_type])
     logger.info(
         "call %s: %s %s %s",
         record["call_id"],

@@ -1,5 +1,6 @@
 """Activities: write a call to the call store (idempotent; see :mod:`switchboard.store.calls`)."""
 
+import asyncio
 from typing import Any
 
 import azure.durable_functions as df
@@ -8,12 +9,15 @@ from switchboard.store.account import get_account
 from switchboard.store.calls import CallStore
 
 bp = df.Blueprint()
+STARTED_TIMEOUT_SECONDS = 3.0
+"""The caller is ringing while the live row is written: a store that hangs fails the attempt."""
 
 
 @bp.activity_trigger(input_name="request")
 async def record_call_started(request: dict[str, Any]) -> None:
     """List the call as live (before it is answered); a retry or a late run changes nothing."""
-    await CallStore(await get_account()).started(request)
+    async with asyncio.timeout(STARTED_TIMEOUT_SECONDS):
+        await CallStore(await get_account()).started(request)
 
 
 @bp.activity_trigger(input_name="request")

@@ -14,8 +14,7 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 from activities import names
 from blueprints._http import error_response, json_response
 from switchboard.operator import OperatorCommand
-from switchboard.store.account import get_account
-from switchboard.store.calls import CallStore
+from switchboard.store.calls import stored_record
 from switchboard.webhook import instance_id_for
 
 logger = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ async def get_call(
     call_id = req.route_params["call_id"]
     status = await client.get_status(instance_id_for(call_id))
     live = status.runtime_status is not None and status.runtime_status.value in _LIVE
-    stored = None if live else await CallStore(await get_account()).record(call_id)
+    stored = None if live else await stored_record(call_id)
     if status.runtime_status is None and stored is None:
         return error_response(404, "unknown call")
     return json_response(200, {**_view(call_id, status), **({"record": stored} if stored else {})})

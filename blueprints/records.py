@@ -9,7 +9,7 @@
   instances of that age from the task hub with ``purge_instance_history_by``. The hub's purge
   filter cannot exclude entities by id; it matches them only by status, and entities are always
   Running, so the terminal-status filter is what keeps both live calls and entities. Never call
-  it without one: the store then applies no status filter at all.
+  it without one: the hub then applies no status filter at all.
 """
 
 import logging

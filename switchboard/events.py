@@ -34,7 +34,8 @@ SECRET = "CALL_EVENTS_SECRET"  # noqa: S105  # the setting's name
 RETRY = "CALL_EVENTS_RETRY_SECONDS"
 DEFAULT_RETRY_SECONDS = (5.0, 30.0, 120.0, 600.0)
 """Waits between attempts: five attempts over about 12.6 minutes, then the event is failed."""
-SEND_TIMEOUT_SECONDS = 5.0
+SEND_TIMEOUT_SECONDS = {"call.started": 2.0, "call.ended": 5.0}
+"""How long an attempt may take: ``call.started`` is sent while the caller is ringing."""
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -111,7 +112,9 @@ def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
     return f"v1,{base64.b64encode(digest).decode()}"
 
 
-async def send(config: EventsConfig, message_id: str, body: dict[str, Any]) -> dict[str, Any]:
+async def send(
+    config: EventsConfig, message_id: str, body: dict[str, Any], timeout_seconds: float
+) -> dict[str, Any]:
     """One attempt: ``{"status": "delivered", "http": 204}`` or ``{"status": "failed", ...}``."""
     data = json.dumps(body, separators=(",", ":")).encode()
     timestamp = int(time.time())
@@ -121,7 +124,7 @@ async def send(config: EventsConfig, message_id: str, body: dict[str, Any]) -> d
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(config.key, message_id, timestamp, data),
     }
-    timeout = aiohttp.ClientTimeout(total=SEND_TIMEOUT_SECONDS)
+    timeout = aiohttp.ClientTimeout(total=timeout_seconds)
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,

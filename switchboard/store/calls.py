@@ -21,14 +21,14 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from azure.storage.blob import ContentSettings
 
 from switchboard.store import keys, rows
-from switchboard.store.account import Account
-from switchboard.store.query import CallQuery, QueryError
+from switchboard.store.account import Account, StoreConfigError, get_account
+from switchboard.store.query import CallQuery, QueryError, Window
 from switchboard.webhook import instance_id_for
 
 logger = logging.getLogger(__name__)
@@ -73,9 +73,8 @@ class CallStore:
             partition = keys.caller_key(query.caller, self._secret)
             await _collect(self._account.by_caller, query, query.table_filter(partition), found)
         else:
-            newest = query.newest(datetime.now(UTC))
-            for days in _windows(newest, query.since):
-                await _collect(self._account.index, query, query.table_filter(None, days), found)
+            for window in _windows(query.newest(), query.since, datetime.now(UTC)):
+                await _collect(self._account.index, query, query.table_filter(None, window), found)
                 if len(found) > query.limit:
                     break
         more = len(found) > query.limit
@@ -137,23 +136,22 @@ class CallStore:
             await table.create_entity(row)
 
 
-WINDOW_DAYS = (2, 7, 30)
-"""How many days each index query spans before the next, older one: a page usually fills from
-the first, and a sparse store is listed to its end in four queries (the last one unbounded)."""
+WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=30))
+"""How far back each index query reaches before the next, older one: a busy line's first page
+comes from the first (and the service sorts only that hour's rows), and a sparse store is listed
+to its end in five queries, the last one unbounded."""
 
 
-def _windows(
-    newest: datetime, since: datetime | None
-) -> Iterator[tuple[datetime, datetime | None]]:
-    """Ranges of days, newest first, that together cover everything up to ``newest``."""
-    start = newest
-    for span in WINDOW_DAYS:
-        end = start - timedelta(days=span - 1)
-        yield start, end
-        if since is not None and keys.day_key(end) >= keys.day_key(since):  # since's day reached
+def _windows(newest: datetime | None, since: datetime | None, now: datetime) -> Iterator[Window]:
+    """Time ranges, newest first, that together cover everything received up to ``newest``."""
+    edge = newest or now
+    for span in WINDOWS:
+        edge -= span
+        yield newest, edge
+        if since is not None and edge <= since:
             return
-        start = end - timedelta(days=1)
-    yield start, None
+        newest = edge
+    yield newest, None
 
 
 async def _collect(
@@ -168,6 +166,19 @@ async def _collect(
         found.append(entity)
         if len(found) > query.limit:
             return
+
+
+async def stored_record(call_id: str) -> dict[str, Any] | None:
+    """The stored record of ``call_id``; None when there is none or the store cannot be read.
+
+    For the operator API, which then answers from the task hub: an unreadable store is logged,
+    not a failed request.
+    """
+    try:
+        return await CallStore(await get_account()).record(call_id)
+    except (AzureError, StoreConfigError) as error:
+        logger.warning("call %r: the call store could not be read: %s", call_id[:100], error)
+        return None
 
 
 def blob_name(call_id: str) -> str:

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from switchboard.sip import to_e164
@@ -28,6 +28,11 @@ STATUSES = ("live", "ended")
 _END_REASON = re.compile(r"\A[a-z][a-z_]{0,39}(:[a-z][a-z_]{0,39})?\Z")
 _MAX_PARAM_CHARS = 512
 _CURSOR_HELP = "cursor is not valid: pass the 'next' value of the previous page unchanged"
+
+
+Window = tuple[datetime | None, datetime | None]
+"""Received times (newest, oldest) bounding one index query: at or before the first, after the
+second; None is unbounded."""
 
 
 class QueryError(ValueError):
@@ -77,20 +82,20 @@ class CallQuery:
         body = json.dumps({"after": last_row_key, "scope": self._scope()}, separators=(",", ":"))
         return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
-    def newest(self, now: datetime) -> datetime:
-        """The latest received time this page can hold (a day ahead of ``now`` for clock skew)."""
+    def newest(self) -> datetime | None:
+        """The latest received time this page can hold, if bounded (by the cursor or ``until``)."""
         if self.after is not None:
             return keys.moment_of(self.after)
-        return self.until if self.until is not None else now + timedelta(days=1)
+        return self.until
 
     def table_filter(
-        self, caller_partition: str | None, days: tuple[datetime, datetime | None] | None = None
+        self, caller_partition: str | None, window: Window | None = None
     ) -> tuple[str, dict[str, Any]]:
         """The OData filter and its parameters (the SDK quotes them) for this page's rows.
 
         Row keys count down with time, so ``until`` is a lower row-key bound and ``since`` an
-        upper one. In the day-partitioned index, ``days`` (newest, oldest or None) narrows the
-        query to a range of day partitions, and ``since`` bounds it too.
+        upper one. In the day-partitioned index, ``window`` (received at or before its first
+        time, after its second) narrows the query to its days and row keys.
         """
         clauses: list[str] = []
         params: dict[str, Any] = {}
@@ -101,10 +106,13 @@ class CallQuery:
 
         if caller_partition is not None:
             where("PartitionKey eq @caller", caller=caller_partition)
-        if days is not None:
-            where("PartitionKey ge @newest_day", newest_day=keys.day_key(days[0]))
-            if days[1] is not None:
-                where("PartitionKey le @oldest_day", oldest_day=keys.day_key(days[1]))
+        newer, older = window or (None, None)
+        if newer is not None:
+            where("PartitionKey ge @newer_day", newer_day=keys.day_key(newer))
+            where("RowKey ge @newer", newer=keys.time_key(newer))
+        if older is not None:
+            where("PartitionKey le @older_day", older_day=keys.day_key(older))
+            where("RowKey lt @older", older=keys.time_key(older))
         if self.since is not None and caller_partition is None:
             where("PartitionKey le @since_day", since_day=keys.day_key(self.since))
         if self.after is not None:

@@ -223,6 +223,8 @@ async def test_a_store_that_is_down_never_costs_the_call(
     ]
     assert len(app_host.activity_calls(names.RECORD_CALL_STARTED)) == 2  # retried, then noted
     assert len(app_host.activity_calls(names.RECORD_CALL_ENDED)) == 5
+    status, body = await get_call(app_host, record["call_id"])  # answered from the task hub
+    assert (status, body["record"]) == (200, record)
 
 
 async def test_purge_deletes_old_rows_and_blobs_and_old_finished_instances(

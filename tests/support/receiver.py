@@ -6,6 +6,7 @@ by someone else's implementation. ``fail_next`` makes the next deliveries answer
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class Receiver:
 
     secret: str = SECRET
     fail_next: int = 0
+    delay_seconds: float = 0.0
     attempts: list[dict[str, Any]] = field(default_factory=list)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     url: str = ""
@@ -48,6 +50,7 @@ class Receiver:
             await self._runner.cleanup()
 
     async def _receive(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.delay_seconds)
         body = await request.read()
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:

@@ -72,7 +72,7 @@ async def test_an_attempt_is_signed_so_the_standard_webhooks_package_verifies_it
     async with Receiver() as receiver:
         message_id = events.webhook_id("rtc_events1", "call.ended")
         body = events.payload("call.ended", RECORD)
-        outcome = await events.send(config(receiver.url), message_id, body)
+        outcome = await events.send(config(receiver.url), message_id, body, 5.0)
         assert outcome == {"status": "delivered", "http": 204}
         assert receiver.attempts == [{"id": message_id, "verified": True}]
         assert receiver.events[message_id] == body
@@ -80,14 +80,20 @@ async def test_an_attempt_is_signed_so_the_standard_webhooks_package_verifies_it
 
 async def test_a_wrong_secret_is_refused_by_the_receiver() -> None:
     async with Receiver(secret="whsec_" + "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC0wMTIz") as receiver:
-        outcome = await events.send(config(receiver.url), "msg_x", {"type": "call.ended"})
+        outcome = await events.send(config(receiver.url), "msg_x", {"type": "call.ended"}, 5.0)
     assert outcome == {"status": "failed", "http": 401, "detail": "HTTP 401"}
 
 
 async def test_a_receiver_that_fails_or_is_down_is_a_failed_attempt() -> None:
     async with Receiver(fail_next=1) as receiver:
-        outcome = await events.send(config(receiver.url), "msg_y", {"type": "call.ended"})
+        outcome = await events.send(config(receiver.url), "msg_y", {"type": "call.ended"}, 5.0)
     assert (outcome["status"], outcome["http"]) == ("failed", 500)
-    outcome = await events.send(config(closed_port_url()), "msg_z", {"type": "call.ended"})
+    outcome = await events.send(config(closed_port_url()), "msg_z", {"type": "call.ended"}, 5.0)
     assert outcome["status"] == "failed"
     assert "Connect" in outcome["detail"]
+
+
+async def test_a_receiver_that_hangs_fails_the_attempt_at_its_timeout() -> None:
+    async with Receiver(delay_seconds=5.0) as receiver:
+        outcome = await events.send(config(receiver.url), "msg_t", {"type": "call.started"}, 0.3)
+    assert (outcome["status"], outcome["detail"].split(":")[0]) == ("failed", "TimeoutError")

@@ -65,7 +65,7 @@ def test_cursor_resumes_after_its_row_with_the_same_filters() -> None:
     last = keys.row_key(datetime(2026, 11, 27, 5, 30, tzinfo=UTC), "rtc_last")
     resumed = CallQuery.parse({**params, "cursor": query.cursor(last)})
     assert resumed.after == last
-    assert resumed.newest(datetime.now(UTC)) == datetime(2026, 11, 27, 5, 30, tzinfo=UTC)
+    assert resumed.newest() == datetime(2026, 11, 27, 5, 30, tzinfo=UTC)
     where, values = resumed.table_filter(None)
     assert "RowKey gt @after" in where
     assert values["after"] == last
@@ -93,17 +93,20 @@ def test_time_bounds_become_row_key_and_day_bounds() -> None:
     since = datetime(2026, 11, 1, tzinfo=UTC)
     until = datetime(2026, 11, 2, 12, tzinfo=UTC)
     query = CallQuery(since=since, until=until, end_reason="busy")
-    assert query.newest(datetime(2030, 1, 1, tzinfo=UTC)) == until
-    where, values = query.table_filter(None, (until, until - timedelta(days=1)))
+    assert query.newest() == until
+    older = until - timedelta(hours=1)
+    where, values = query.table_filter(None, (until, older))
     assert values == {
         "until": keys.time_key(until),
         "since": keys.time_key(since) + "~",
-        "newest_day": keys.day_key(until),
-        "oldest_day": keys.day_key(until - timedelta(days=1)),
+        "newer_day": keys.day_key(until),
+        "newer": keys.time_key(until),
+        "older_day": keys.day_key(older),
+        "older": keys.time_key(older),
         "since_day": keys.day_key(since),
         "end_reason": "busy",
     }
-    assert where.count(" and ") == 5
+    assert where.count(" and ") == 7
     by_caller, values = query.table_filter("abc")
     assert by_caller.startswith("PartitionKey eq @caller")
     assert "newest_day" not in values
