@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import weakref
@@ -117,6 +118,11 @@ class Account:
 
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
+        # The SDKs log every request's and response's headers at INFO: in a Functions app that
+        # is several lines per activity and list request in Application Insights.
+        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(
+            logging.WARNING
+        )
         self._credential: DefaultAzureCredential | None = None
         if config.connection_string:
             connection = config.connection_string
