@@ -1,11 +1,12 @@
 """The orchestration's call-store and call-event steps: pure generators that only schedule.
 
-``save_record(context, RECORD_CALL_STARTED, record)`` runs just before the call is answered: it
-lists the call as live and sends ``call.started`` at the same time (one attempt: the caller is
-ringing). ``save_record(context, RECORD_CALL_ENDED, record)`` runs last on every path: it stores
-the final record, settles the events (``call.started`` again if its first attempt failed, then
-``call.ended``, each retried with the waits ``CALL_EVENTS_RETRY_SECONDS`` gives, on durable
-timers), and stores the record once more with their outcomes in ``events``.
+``save_record(context, RECORD_CALL_STARTED, record)`` runs just before the call is answered: one
+activity lists the call as live and sends ``call.started`` at the same time (one attempt: the
+caller is ringing). ``save_record(context, RECORD_CALL_ENDED, record)`` runs last on every path:
+it stores the final record and, when events are on, settles them (``call.started`` again if its
+first attempt failed, then ``call.ended``, each retried with the waits
+``CALL_EVENTS_RETRY_SECONDS`` gives, on durable timers) and stores the record once more with
+their outcomes in ``events``.
 
 Neither the store nor a receiver can cost the call: a store write is retried by Durable and, if it
 still fails, noted in the record's ``errors``; an event that is never delivered is recorded as
@@ -42,23 +43,20 @@ def save_record(context: Any, name: str, record: CallRecord) -> Steps:
 
 
 def _started(context: Any, record: CallRecord) -> Steps:
-    write = context.call_activity_with_retry(
-        names.RECORD_CALL_STARTED, STORE_RETRIES[names.RECORD_CALL_STARTED], record.to_dict()
-    )
-    event = context.call_activity(names.SEND_CALL_EVENT, _event_input(STARTED, record))
+    name = names.RECORD_CALL_STARTED
     try:
-        yield context.task_all([write, event])
-    except Exception as error:  # which one failed is known by its state
-        store_failed = write.is_completed and isinstance(write.result, Exception)
-        _note_error(
-            record, names.RECORD_CALL_STARTED if store_failed else names.SEND_CALL_EVENT, error
-        )
-    if event.is_completed and isinstance(event.result, dict):
-        _settle(record, STARTED, event.result, attempts=1)
+        result = yield context.call_activity_with_retry(name, STORE_RETRIES[name], record.to_dict())
+    except Exception as error:  # the store is down: the call goes on without it
+        _note_error(record, name, error)
+        return
+    if isinstance(result, dict) and isinstance(result.get("event"), dict):
+        _settle(record, STARTED, result["event"], attempts=1)
 
 
 def _ended(context: Any, record: CallRecord) -> Steps:
-    yield from _write(context, record)
+    result = yield from _write(context, record)
+    if result is not None and not result.get("events"):
+        return  # events are off
     pending = [STARTED] if _outcome(record, STARTED) == "failed" else []
     settled = False
     for event_type in [*pending, ENDED]:
@@ -87,12 +85,15 @@ def _deliver(context: Any, record: CallRecord, event_type: str) -> Generator[Any
     return _settle(record, event_type, outcome, attempts)
 
 
-def _write(context: Any, record: CallRecord) -> Steps:
+def _write(context: Any, record: CallRecord) -> Generator[Any, Any, dict[str, Any] | None]:
+    """Store the final record; its activity's result, or None when it failed for good."""
     name = names.RECORD_CALL_ENDED
     try:
-        yield context.call_activity_with_retry(name, STORE_RETRIES[name], record.to_dict())
+        result = yield context.call_activity_with_retry(name, STORE_RETRIES[name], record.to_dict())
     except Exception as error:  # the store is down: the call and its record go on without it
         _note_error(record, name, error)
+        return None
+    return result if isinstance(result, dict) else {}
 
 
 def _event_input(event_type: str, record: CallRecord) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ import aiohttp
 
 from switchboard.store import rows
 
+logger = logging.getLogger(__name__)
 EventType = Literal["call.started", "call.ended"]
 URL = "CALL_EVENTS_URL"
 SECRET = "CALL_EVENTS_SECRET"  # noqa: S105  # the setting's name
@@ -80,13 +82,43 @@ class EventsConfig:
         return cls(url, key, retry)
 
 
+async def attempt(event_type: str, record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """One attempt of a call's event, as the settings say; None when events are off.
+
+    The outcome carries the event's ``webhook_id`` and the settings' ``retry_seconds``. Settings
+    that do not parse make a failed outcome naming them (nothing a retry could fix).
+    """
+    if event_type not in SEND_TIMEOUT_SECONDS:
+        raise ValueError(f"unknown call event type {event_type!r}")
+    message_id = webhook_id(str(record["call_id"]), event_type)
+    try:
+        config = EventsConfig.from_env()
+    except EventsConfigError as error:
+        return {"status": "failed", "detail": str(error)[:300], "webhook_id": message_id}
+    if config is None:
+        return None
+    body = payload(event_type, record)
+    outcome = await send(config, message_id, body, SEND_TIMEOUT_SECONDS[event_type])
+    shown = f"{outcome['status']} {outcome.get('http') or ''}".strip()
+    logger.info("call %s: %s %s", record["call_id"], event_type, shown)
+    return {**outcome, "webhook_id": message_id, "retry_seconds": list(config.retry_seconds)}
+
+
+def events_on() -> bool:
+    """Whether events are configured (settings that do not parse count as on: they get reported)."""
+    try:
+        return EventsConfig.from_env() is not None
+    except EventsConfigError:
+        return True
+
+
 def webhook_id(call_id: str, event_type: str) -> str:
     """The id every attempt of one call's event carries."""
     digest = hashlib.sha256(f"{call_id}\n{event_type}".encode("utf-8", "surrogatepass"))
     return f"msg_{digest.hexdigest()[:32]}"
 
 
-def payload(event_type: EventType, record: Mapping[str, Any]) -> dict[str, Any]:
+def payload(event_type: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """The event body: its type, when it happened, and the call's summary (and record link)."""
     summary = rows.summary(
         rows.index_row(record, "ended" if event_type == "call.ended" else "live", None)

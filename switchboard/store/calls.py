@@ -47,9 +47,10 @@ class CallStore:
     async def started(self, record: Mapping[str, Any]) -> None:
         """List a call as live: insert its rows unless they exist already."""
         row = rows.index_row(record, "live", self._caller_key(record))
-        await self._insert(self._account.index, row)
+        writes = [self._insert(self._account.index, row)]
         if row.get("caller_key"):
-            await self._insert(self._account.by_caller, _caller_row(row))
+            writes.append(self._insert(self._account.by_caller, _caller_row(row)))
+        await asyncio.gather(*writes)
 
     async def ended(self, record: Mapping[str, Any]) -> None:
         """Store the full record, then mark its rows ended with the final summary."""
@@ -60,9 +61,12 @@ class CallStore:
             content_settings=_JSON,
         )
         row = rows.index_row(record, "ended", self._caller_key(record))
+        writes = [self._account.index.upsert_entity(row, mode=UpdateMode.REPLACE)]
         if row.get("caller_key"):
-            await self._account.by_caller.upsert_entity(_caller_row(row), mode=UpdateMode.REPLACE)
-        await self._account.index.upsert_entity(row, mode=UpdateMode.REPLACE)
+            writes.append(
+                self._account.by_caller.upsert_entity(_caller_row(row), mode=UpdateMode.REPLACE)
+            )
+        await asyncio.gather(*writes)
 
     async def page(self, query: CallQuery) -> dict[str, Any]:
         """One page of summaries, newest first: ``{"calls": [...], "next": cursor or None}``."""
