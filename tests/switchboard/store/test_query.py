@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from switchboard.store import keys
 from switchboard.store.query import DEFAULT_LIMIT, MAX_LIMIT, CallQuery, QueryError
@@ -110,3 +113,30 @@ def test_time_bounds_become_row_key_and_day_bounds() -> None:
     by_caller, values = query.table_filter("abc")
     assert by_caller.startswith("PartitionKey eq @caller")
     assert "newest_day" not in values
+
+
+PARAMS = ("since", "until", "end_reason", "status", "caller", "limit", "cursor")
+
+
+@given(st.dictionaries(st.sampled_from(PARAMS), st.text(max_size=80)))
+def test_any_text_is_either_a_valid_query_or_a_query_error(params: dict[str, str]) -> None:
+    try:
+        query = CallQuery.parse(params)
+    except QueryError:
+        return
+    where, values = query.table_filter(None, (query.newest(), None))
+    assert "'" not in where  # every value travels as a parameter the SDK quotes
+    assert all(isinstance(v, str) for v in values.values())
+    if query.after is not None:
+        assert keys.ROW_KEY.match(query.after)
+
+
+@given(st.binary(max_size=200))
+def test_any_cursor_bytes_are_refused_or_resume_a_valid_row_key(raw: bytes) -> None:
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    try:
+        query = CallQuery.parse({"cursor": cursor})
+    except QueryError:
+        return
+    assert (query.after is None) == (not cursor)  # an empty cursor is no cursor
+    assert query.after is None or keys.ROW_KEY.match(query.after)
