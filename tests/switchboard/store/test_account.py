@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from azure.identity.aio import DefaultAzureCredential
 
-from switchboard.store.account import StoreConfig, StoreConfigError
+from switchboard.store.account import Account, StoreConfig, StoreConfigError
 
 SECRET = "s" * 40
 
@@ -58,3 +59,30 @@ def test_every_problem_is_named_and_the_secret_is_not_shown() -> None:
     assert "CALL_STORE_CALLER_KEY" in message
     assert "AzureWebJobsStorage" in message
     assert "short-key" not in message
+
+
+async def test_identity_based_clients_use_the_managed_identity() -> None:
+    account = Account(
+        StoreConfig(
+            table_url="https://acct.table.core.windows.net",
+            blob_url="https://acct.blob.core.windows.net",
+            client_id="11111111-2222-3333-4444-555555555555",
+            name="calls",
+        )
+    )
+    try:
+        assert account.index.url.startswith("https://acct.table.core.windows.net")
+        assert account.by_caller.table_name == "callsbycaller"
+        assert account.records.url == "https://acct.blob.core.windows.net/calls"
+        assert isinstance(account.index.credential, DefaultAzureCredential)
+    finally:
+        await account.aclose()
+
+
+async def test_development_storage_means_azurite_on_its_usual_ports() -> None:
+    account = Account(StoreConfig.from_env({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}))
+    try:
+        assert account.index.url.startswith("http://127.0.0.1:10002/devstoreaccount1")
+        assert account.records.url.startswith("http://127.0.0.1:10000/devstoreaccount1/")
+    finally:
+        await account.aclose()
