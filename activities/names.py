@@ -7,7 +7,20 @@ REJECT_CALL = "reject_call"
 MONITOR_CALL = "monitor_call"
 REFER_CALL = "refer_call"
 HANGUP_CALL = "hangup_call"
+RECORD_CALL_STARTED = "record_call_started"
+RECORD_CALL_ENDED = "record_call_ended"
+SEND_CALL_EVENT = "send_call_event"
 CALL_SLOTS = "call_slots"
 OPERATOR_EVENT = "operator"
-ACTIVITIES = (SCREEN_CALL, ACCEPT_CALL, REJECT_CALL, MONITOR_CALL, REFER_CALL, HANGUP_CALL)
+ACTIVITIES = (
+    SCREEN_CALL,
+    ACCEPT_CALL,
+    REJECT_CALL,
+    MONITOR_CALL,
+    REFER_CALL,
+    HANGUP_CALL,
+    RECORD_CALL_STARTED,
+    RECORD_CALL_ENDED,
+    SEND_CALL_EVENT,
+)
 """Every activity the orchestrator may schedule."""

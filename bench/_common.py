@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import math
 import os
 import platform
@@ -9,14 +11,19 @@ from collections.abc import Sequence
 
 from emulator.config import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET
 from switchboard.settings import get_settings
+from tests.support.azurite import Azurite, AzuriteProcess, azurite_command
 
 
-def use_emulator_settings(base_url: str, **extra: str) -> None:
+def use_emulator_settings(base_url: str, *, store: bool = False, **extra: str) -> None:
     """Point the app's settings at an emulator, as ``tests/conftest.py`` ``call_env`` does.
 
     Benchmarks run the real settings path (environment → ``Settings.from_env``), so the cache is
-    dropped after the environment changes.
+    dropped after the environment changes. ``store=True`` (benchmarks that run whole calls) also
+    points the call store at an in-memory Azurite started for the process, as every call writes
+    to it.
     """
+    if store:
+        extra = {"AzureWebJobsStorage": _azurite().connection_string, **extra}
     values = {
         "AZURE_OPENAI_ENDPOINT": base_url,
         "AZURE_OPENAI_DEPLOYMENT": "gpt-realtime",
@@ -29,6 +36,18 @@ def use_emulator_settings(base_url: str, **extra: str) -> None:
     }
     os.environ.update(values)
     get_settings.cache_clear()
+
+
+@functools.cache
+def _azurite() -> Azurite:
+    """One Azurite for the benchmark process, stopped when it exits."""
+    command = azurite_command()
+    if command is None:
+        raise SystemExit("Azurite is not installed: run `npm ci --ignore-scripts` first")
+    process = AzuriteProcess(command)
+    server = process.__enter__()
+    atexit.register(process.__exit__)
+    return server
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:

@@ -4,7 +4,8 @@ The whole path is real except the Functions host: the emulator signs and POSTs t
 HTTP to the ingress function (served by ``devhost/http_front.py``), which starts the
 orchestration in the Durable test host; the orchestrator runs ``screen_call`` (and asks the
 ``call_slots`` entity for a slot at the same time, so admission control adds no round trip of its
-own) then ``accept_call``, whose REST request reaches the emulator. The emulator's call timeline
+own), then ``record_call_started`` (the call's live row in the call store, on an in-memory
+Azurite) and ``accept_call``, whose REST request reaches the emulator. The emulator's call timeline
 gives both ends on one clock: ``t`` is seconds since the call was placed (the webhook is sent at
 once), and the ``accept`` request entry is written when the emulator answers it.
 
@@ -76,7 +77,7 @@ async def run(calls: int, burst: int) -> None:
     rows = []
     failures: list[str] = []
     async with Emulator(EmulatorConfig(ring_timeout_seconds=30.0)) as emulator:
-        use_emulator_settings(emulator.base_url)
+        use_emulator_settings(emulator.base_url, store=True)
         host = DurableTestHost(functions, raise_on_problems=False)
         async with host, HttpFront(host, functions) as front:
             url = f"{front.base_url}/api/calls/incoming"
@@ -131,7 +132,8 @@ async def run(calls: int, burst: int) -> None:
     print(f"\nCalls never accepted: {len(failures)}. Record end reasons: {_counts(ended)}.")
     print(
         "\nIn production add the Azure Storage queues: each hop (start → orchestrator → "
-        "screen_call + call_slots → orchestrator → accept_call) is a queue message, polled "
+        "screen_call + call_slots → orchestrator → record_call_started → orchestrator → "
+        "accept_call) is a queue message, polled "
         "with backoff up to maxQueuePollingInterval = 1 s (host.json) while idle, so an idle "
         "app can add up to ~1 s per hop; these numbers are the in-process floor."
     )

@@ -176,7 +176,7 @@ async def run(requests: int, concurrencies: list[int]) -> None:
     rows = [floor_result.row(None)]
     settled: list[str] = []
     async with Emulator(EmulatorConfig()) as emulator:
-        use_emulator_settings(emulator.base_url)
+        use_emulator_settings(emulator.base_url, store=True)
         host = DurableTestHost(indexed_functions(function_app.app), raise_on_problems=False)
         async with host:
             await ingress(host, deliveries(min(50, requests)), 1)  # warm-up, not reported

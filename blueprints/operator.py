@@ -15,6 +15,7 @@ from activities import names
 from blueprints._http import error_response, json_response
 from switchboard.operator import OperatorCommand
 from switchboard.settings import get_settings
+from switchboard.store.calls import stored_record
 from switchboard.webhook import instance_id_for
 
 logger = logging.getLogger(__name__)
@@ -28,12 +29,14 @@ _LIVE = frozenset({"Pending", "Running", "ContinuedAsNew"})
 async def get_call(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    """The call's live phase, and its record once it has ended."""
+    """The call's live phase, and its record once it has ended (from the call store)."""
     call_id = req.route_params["call_id"]
     status = await client.get_status(instance_id_for(call_id))
-    if status.runtime_status is None:
+    live = status.runtime_status is not None and status.runtime_status.value in _LIVE
+    stored = None if live else await stored_record(call_id)
+    if status.runtime_status is None and stored is None:
         return error_response(404, "unknown call")
-    return json_response(200, _view(call_id, status))
+    return json_response(200, {**_view(call_id, status), **({"record": stored} if stored else {})})
 
 
 @bp.route(route="calls/{call_id}/transfer", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)

@@ -15,6 +15,7 @@ import azure.durable_functions as df
 
 from activities import names
 from blueprints.slots import SLOTS
+from blueprints.store_steps import save_record  # call store
 from switchboard import telemetry
 from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE, greeting_instruction
 from switchboard.call_control import (
@@ -80,6 +81,7 @@ class CallFlow:
             self._end(f"error:{failed_step}")
         if self.plan.max_concurrent_calls:  # every call asked for a slot as its first step
             self.ctx.signal_entity(SLOTS, "release", self.call_id)
+        yield from save_record(self.ctx, names.RECORD_CALL_ENDED, self.record)  # call store
         if not self.ctx.is_replaying:  # telemetry: the dashboard's one call_ended event
             telemetry.call_ended(self.record, self.call.created_at)
         return self.record.to_dict()
@@ -93,6 +95,7 @@ class CallFlow:
             yield from self._reject(decision.sip_status, planned)
             return
         self._phase(Phase.RINGING)
+        yield from save_record(self.ctx, names.RECORD_CALL_STARTED, self.record)  # call store
         result = yield from self._accept(decision.after_hours)
         if result is None:
             self._log("not answered within %ss: abandoned", self.plan.ring_timeout_seconds)

@@ -118,6 +118,7 @@ class CallRecord:
     monitor_slices: int = 0
     reconnects: int = 0
     errors: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     def screened(self, decision: Decision) -> None:
         """Take in the screening decision."""

@@ -1,12 +1,14 @@
 """Fixtures for running the real app: the emulator, the Durable test host, and the HTTP front.
 
-``call_env`` wires the app's settings to the emulator; ``app_host`` runs ``function_app.app`` in
-the Durable test host; ``app_url`` serves its HTTP functions so the emulator's webhooks arrive
-over real HTTP. Everything binds 127.0.0.1 and is torn down after each test.
+``call_env`` wires the app's settings to the emulator and to Azurite (the call store: one
+session-wide Azurite, a fresh store name per test); ``app_host`` runs ``function_app.app`` in the
+Durable test host; ``app_url`` serves its HTTP functions so the emulator's webhooks arrive over
+real HTTP. Everything binds 127.0.0.1 and is torn down after each test.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
@@ -19,8 +21,43 @@ from emulator import Emulator, EmulatorConfig
 from emulator.config import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET
 from switchboard.connection import close_connection
 from switchboard.settings import get_settings
+from switchboard.store.account import close_account
+from tests.support.azurite import (
+    INSTALL_HELP,
+    Azurite,
+    AzuriteProcess,
+    azurite_command,
+    skip_or_fail,
+)
 
 TRANSFER_TARGET = "tel:+14155550100"
+CALLER_KEY = "test-caller-index-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def azurite_server() -> Iterator[Azurite | str]:
+    """One in-memory Azurite for the session, or why there is none (reported by ``azurite``)."""
+    command = azurite_command()
+    if command is None:
+        yield INSTALL_HELP
+        return
+    try:
+        process = AzuriteProcess(command)
+        server = process.__enter__()
+    except RuntimeError as error:
+        yield str(error)
+        return
+    yield server
+    process.__exit__()
+
+
+@pytest.fixture
+def azurite(azurite_server: Azurite | str) -> Azurite:
+    """The session's Azurite; skips the test (fails it in CI) when Azurite cannot run here."""
+    if isinstance(azurite_server, str):
+        skip_or_fail(azurite_server)
+    assert isinstance(azurite_server, Azurite)
+    return azurite_server
 
 
 @pytest.fixture(scope="session")
@@ -60,10 +97,15 @@ class CallEnv:
 
 
 @pytest.fixture
-def call_env(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Iterator[CallEnv]:
-    """App settings pointing at the emulator, applied to the environment the app reads."""
+def call_env(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator, azurite: Azurite
+) -> Iterator[CallEnv]:
+    """App settings pointing at the emulator and Azurite, in the environment the app reads."""
     env = CallEnv(monkeypatch)
     env.set(
+        AzureWebJobsStorage=azurite.connection_string,
+        CALL_STORE_NAME=f"calls{uuid.uuid4().hex[:16]}",
+        CALL_STORE_CALLER_KEY=CALLER_KEY,
         AZURE_OPENAI_ENDPOINT=emulator.base_url,
         AZURE_OPENAI_DEPLOYMENT="gpt-realtime",
         AZURE_OPENAI_API_KEY=DEFAULT_API_KEY,
@@ -82,6 +124,7 @@ async def app_host(call_env: CallEnv, functions: list[Function]) -> AsyncIterato
     async with DurableTestHost(functions) as host:
         yield host
     await close_connection()
+    await close_account()
 
 
 @pytest.fixture
