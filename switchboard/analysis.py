@@ -222,7 +222,14 @@ class Analysis(BaseModel):
 
 
 class AnalysisFailed(Exception):
-    """The model answered, but not with a usable analysis (refused, cut off, wrong shape)."""
+    """Permanent: a refusal, a cut-off or misshapen answer, or a 4xx (not 408/429) from the API.
+
+    Retrying would get the same answer, so it is recorded instead.
+    """
+
+
+class TransientAnalysisError(Exception):
+    """Worth retrying: the text deployment was busy, failing or unreachable."""
 
 
 def validate(spec: AnalysisSpec, answer: Mapping[str, Any], model: str) -> Analysis:
@@ -282,18 +289,31 @@ async def analyze(
     spec: AnalysisSpec,
     turns: Iterable[Mapping[str, Any]],
 ) -> Analysis:
-    """Ask the text deployment; transient API errors propagate, for Durable to retry."""
-    completion = await client.chat.completions.create(
-        model=deployment,
-        messages=[
-            {"role": "system", "content": spec.instructions()},
-            {"role": "user", "content": transcript_text(turns) or "(nothing was said)"},
-        ],
-        response_format={
-            "type": "json_schema",
-            "json_schema": {"name": "call_analysis", "strict": True, "schema": spec.json_schema()},
-        },
-    )
+    """Ask the text deployment; a transient failure raises for Durable to retry."""
+    try:
+        completion = await client.chat.completions.create(
+            model=deployment,
+            messages=[
+                {"role": "system", "content": spec.instructions()},
+                {"role": "user", "content": transcript_text(turns) or "(nothing was said)"},
+            ],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "call_analysis",
+                    "strict": True,
+                    "schema": spec.json_schema(),
+                },
+            },
+        )
+    except (openai.APIConnectionError, openai.APITimeoutError) as error:
+        raise TransientAnalysisError(type(error).__name__) from error
+    except openai.APIStatusError as error:
+        if error.status_code in (408, 429) or error.status_code >= 500:
+            raise TransientAnalysisError(f"HTTP {error.status_code}") from error
+        raise AnalysisFailed(
+            f"the deployment refused the request: HTTP {error.status_code}"
+        ) from None
     if not completion.choices:
         raise AnalysisFailed("the model returned no choices")
     choice = completion.choices[0]

@@ -13,6 +13,7 @@ from switchboard.analysis import (
     MAX_TRANSCRIPT_CHARS,
     AnalysisFailed,
     AnalysisSpec,
+    TransientAnalysisError,
     analyze,
     transcript_text,
     validate,
@@ -189,3 +190,27 @@ async def test_analyze_sends_the_schema_and_validates_the_answer() -> None:
 async def test_unusable_answers_fail_by_name(body: dict[str, Any], symptom: str) -> None:
     with pytest.raises(AnalysisFailed, match=symptom):
         await analyze(client_answering(body, []), "analysis", SPEC, [])
+
+
+def client_failing(status: int) -> openai.AsyncOpenAI:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"error": {"message": "no", "code": "x"}})
+
+    return openai.AsyncOpenAI(
+        base_url="http://127.0.0.1:1/openai/v1/",
+        api_key="k",
+        max_retries=0,
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+    )
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 503])
+async def test_busy_or_failing_deployments_raise_for_a_retry(status: int) -> None:
+    with pytest.raises(TransientAnalysisError, match=f"HTTP {status}"):
+        await analyze(client_failing(status), "analysis", SPEC, [])
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+async def test_refused_requests_are_permanent(status: int) -> None:
+    with pytest.raises(AnalysisFailed, match=f"HTTP {status}"):
+        await analyze(client_failing(status), "analysis", SPEC, [])
