@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import accept, hangup, monitor, refer, reject, screen
+from activities import accept, analyze, hangup, monitor, refer, reject, screen
 from blueprints import ingress, operator, orchestration, records, slots
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -20,5 +20,6 @@ for blueprint in (
     monitor.bp,
     refer.bp,
     hangup.bp,
+    analyze.bp,
 ):
     app.register_functions(blueprint)

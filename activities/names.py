@@ -7,7 +7,16 @@ REJECT_CALL = "reject_call"
 MONITOR_CALL = "monitor_call"
 REFER_CALL = "refer_call"
 HANGUP_CALL = "hangup_call"
+ANALYZE_CALL = "analyze_call"
 CALL_SLOTS = "call_slots"
 OPERATOR_EVENT = "operator"
-ACTIVITIES = (SCREEN_CALL, ACCEPT_CALL, REJECT_CALL, MONITOR_CALL, REFER_CALL, HANGUP_CALL)
+ACTIVITIES = (
+    SCREEN_CALL,
+    ACCEPT_CALL,
+    REJECT_CALL,
+    MONITOR_CALL,
+    REFER_CALL,
+    HANGUP_CALL,
+    ANALYZE_CALL,
+)
 """Every activity the orchestrator may schedule."""

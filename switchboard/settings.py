@@ -53,6 +53,7 @@ class Settings:
     prices: Prices
     policy: Policy
     record_retention_days: int
+    analysis_deployment: str | None = None
 
     def plan(self) -> CallPlan:
         """What an orchestration needs from the settings, snapshotted when its call arrives."""
@@ -69,6 +70,7 @@ class Settings:
             silence_seconds=self.silence_seconds,
             max_concurrent_calls=self.max_concurrent_calls,
             prices=self.prices,
+            analysis=self.analysis_deployment is not None,
         )
 
     @property
@@ -126,6 +128,7 @@ class Settings:
             record_retention_days=reader.get(
                 "CALL_RECORD_RETENTION_DAYS", _int_between(1, 3650), "30"
             ),
+            analysis_deployment=reader.optional("AZURE_OPENAI_ANALYSIS_DEPLOYMENT", _non_empty),
         )
         if reader.valid:
             settings._check_departments(reader)
