@@ -69,7 +69,9 @@ def _schema(response_format: Any) -> JsonDict:
             param="response_format",
         )
     spec = response_format.get("json_schema")
-    schema = spec.get("schema") if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        spec = {}
+    schema = spec.get("schema")
     if not isinstance(schema, dict):
         raise ApiError(
             400,
