@@ -10,6 +10,7 @@ HANGUP_CALL = "hangup_call"
 RECORD_CALL_STARTED = "record_call_started"
 RECORD_CALL_ENDED = "record_call_ended"
 SEND_CALL_EVENT = "send_call_event"
+ANALYZE_CALL = "analyze_call"
 CALL_SLOTS = "call_slots"
 OPERATOR_EVENT = "operator"
 ACTIVITIES = (
@@ -22,5 +23,6 @@ ACTIVITIES = (
     RECORD_CALL_STARTED,
     RECORD_CALL_ENDED,
     SEND_CALL_EVENT,
+    ANALYZE_CALL,
 )
 """Every activity the orchestrator may schedule."""

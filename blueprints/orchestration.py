@@ -81,10 +81,26 @@ class CallFlow:
             self._end(f"error:{failed_step}")
         if self.plan.max_concurrent_calls:  # every call asked for a slot as its first step
             self.ctx.signal_entity(SLOTS, "release", self.call_id)
+        yield from self._analyze()
         yield from save_record(self.ctx, names.RECORD_CALL_ENDED, self.record)  # call store
         if not self.ctx.is_replaying:  # telemetry: the dashboard's one call_ended event
             telemetry.call_ended(self.record, self.call.created_at)
         return self.record.to_dict()
+
+    def _analyze(self) -> Steps:
+        """After the hang-up, when a text deployment is set: a failure never costs the record."""
+        if not self.plan.analysis or not self.record.turns:
+            return
+        request = {"call_id": self.call_id, "turns": self.record.turns}
+        try:
+            result = yield self.ctx.call_activity_with_retry(
+                names.ANALYZE_CALL, self.retry, request
+            )
+        except Exception as error:  # failed past its retries: recorded, the call is over anyway
+            self.record.analysis_error = (str(error).splitlines() or ["failed"])[0][:300]
+            return
+        self.record.analysis = result.get("analysis")
+        self.record.analysis_error = result.get("error")
 
     def _run(self) -> Steps:
         self._phase(Phase.SCREENING)

@@ -13,6 +13,7 @@ DEFAULT_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"switchboard-local-emulato
 """Fake Standard Webhooks secret (``whsec_`` + base64 of "switchboard-local-emulator-secret")."""
 
 DEFAULT_PORT = 8765
+DEFAULT_ANALYSIS_DEPLOYMENT = "call-analysis"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1"})
 
 
@@ -39,7 +40,9 @@ class EmulatorConfig:
     """Multiplies scenario `wait` steps, so tests can shrink `long_call`."""
     accept_any_bearer_token: bool = False
     """Accept any bearer token (e.g. an Entra ID token), not only `api_key`."""
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = 1024 * 1024
+    analysis_deployment: str = DEFAULT_ANALYSIS_DEPLOYMENT
+    """The text deployment's name: chat completions for any other model get 404."""
 
     def __post_init__(self) -> None:
         problems: list[str] = []

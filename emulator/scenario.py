@@ -44,6 +44,7 @@ from .scenario_types import (
     Say,
     Scenario,
     ScenarioError,
+    ScriptedAnalysis,
     Step,
     ToolCall,
     Wait,
@@ -83,6 +84,7 @@ __all__ = [
     "Say",
     "Scenario",
     "ScenarioError",
+    "ScriptedAnalysis",
     "Step",
     "ToolCall",
     "Wait",
@@ -136,6 +138,7 @@ def parse_scenario(name: str, data: Mapping[str, object]) -> Scenario:
             steps=_steps(top.tables("steps")),
             expect=_expect(top.table("expect")),
             faults=tuple(_fault(t) for t in top.tables("faults")),
+            analysis=_analysis(top.table("analysis")),
             session_limit_seconds=(
                 top.number("session_limit_seconds", 0.0, minimum=0.01)
                 if top.has("session_limit_seconds")
@@ -203,6 +206,19 @@ class _Table:
         unknown = sorted(set(self._data) - self._used)
         if unknown:
             raise ScenarioError(f"unknown field {self.path(unknown[0])}")
+
+
+def _analysis(t: _Table) -> ScriptedAnalysis:
+    success = t.get("success", bool, False) if t.has("success") else None
+    analysis = ScriptedAnalysis(
+        summary=t.optional_str("summary"),
+        data=cast("Mapping[str, object]", t.get("data", dict, {})),
+        success=success,
+        success_reason=t.get("success_reason", str, ""),
+        follow_up=t.get("follow_up", str, ""),
+    )
+    t.done()
+    return analysis
 
 
 def _caller(t: _Table) -> Caller:

@@ -216,6 +216,18 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class ScriptedAnalysis:
+    """What the emulated text deployment answers for this scenario's call (``[analysis]``)."""
+
+    summary: str | None = None
+    data: Mapping[str, object] = field(default_factory=dict)
+    success: bool | None = None
+    success_reason: str = ""
+    follow_up: str = ""
+    """Empty: no follow-up needed; else why someone should call back."""
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One scripted call."""
 
@@ -228,6 +240,7 @@ class Scenario:
     steps: tuple[Step, ...]
     expect: Expectation
     faults: tuple[Fault, ...] = ()
+    analysis: ScriptedAnalysis = field(default_factory=ScriptedAnalysis)
     session_limit_seconds: float | None = None
     """Ends the session this long after the call was placed (scaled by the time scale), like
     the service's own session limit; None: `max_call_seconds` of the emulator."""

@@ -15,13 +15,22 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
-from . import faults, rest
+from . import analysis, faults, rest
 from .call import Call, CallState, EndReason, TimelineListener
 from .config import EmulatorConfig
 from .errors import ApiError
 from .events import JsonDict, new_id
 from .realtime import AUTH_KIND, serve_socket
-from .scenario import SCENARIOS, Scenario, ScenarioError, load_scenario, parse_scenario
+from .scenario import (
+    SCENARIOS,
+    Repeat,
+    Say,
+    Scenario,
+    ScenarioError,
+    Step,
+    load_scenario,
+    parse_scenario,
+)
 from .script import run_script
 from .webhook import deliver, redeliver
 
@@ -86,6 +95,7 @@ class Emulator:
         for prefix in API_PREFIXES:
             app.router.add_post(prefix + "/realtime/calls/{call_id}/{verb}", self._call_control)
             app.router.add_get(prefix + "/realtime", self._realtime)
+            app.router.add_post(prefix + "/chat/completions", self._chat_completions)
         app.router.add_get("/emulator/health", self._health)
         app.router.add_get("/emulator/calls", self._list_calls)
         app.router.add_post("/emulator/calls", self._place_call)
@@ -268,6 +278,12 @@ class Emulator:
         await verb(call, body)
         return web.Response(status=200)
 
+    async def _chat_completions(self, request: web.Request) -> web.Response:
+        """The text deployment of the post-call analysis, scripted by each call's scenario."""
+        body = await _json_object(request, required=True)
+        scripts = [_analysis_script(call) for call in reversed(self.calls.values())]
+        return web.json_response(analysis.complete(body, self.config.analysis_deployment, scripts))
+
     async def _realtime(self, request: web.Request) -> web.StreamResponse:
         call_id = request.query.get("call_id")
         if not call_id:
@@ -408,3 +424,26 @@ async def _json_object(request: web.Request, *, required: bool) -> JsonDict:
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
     return body
+
+
+def _analysis_script(call: Call) -> dict[str, Any]:
+    """A call's scripted analysis, with the caller lines that identify its transcript."""
+    scripted = call.scenario.analysis
+    return {
+        "caller_lines": _caller_lines(call.scenario.steps),
+        "summary": scripted.summary,
+        "data": dict(scripted.data),
+        "success": scripted.success,
+        "success_reason": scripted.success_reason,
+        "follow_up": scripted.follow_up,
+    }
+
+
+def _caller_lines(steps: tuple[Step, ...]) -> list[str]:
+    lines: list[str] = []
+    for step in steps:
+        if isinstance(step, Say):
+            lines.append(step.text)
+        elif isinstance(step, Repeat):
+            lines.extend(_caller_lines(step.steps))
+    return lines

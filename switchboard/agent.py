@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from switchboard.analysis import AnalysisSpec
+
 VOICES = frozenset(
     {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
 )
@@ -77,6 +79,7 @@ class Agent:
     after_hours_instructions: str = DEFAULT_AFTER_HOURS_INSTRUCTIONS
     after_hours_greeting: str | None = None
     after_hours_tools: tuple[str, ...] = (END_CALL,)
+    analysis: AnalysisSpec = field(default_factory=AnalysisSpec)
 
     def session_config(self, model: str, *, after_hours: bool = False) -> dict[str, Any]:
         """The ``accept`` body: minimal on purpose, since SIP rejects some audio tuning."""
@@ -140,7 +143,7 @@ class Agent:
     def from_definition(cls, data: Mapping[str, Any]) -> Agent:
         """Build from a parsed definition, checking every field's type."""
         known = {"name", "instructions", "greeting", "voice", "transcription_model", "tools"}
-        unknown = set(data) - known - {"departments", "after_hours"}
+        unknown = set(data) - known - {"departments", "after_hours", "analysis"}
         if unknown:
             raise ValueError(f"has unknown keys {sorted(unknown)}")
         after = data.get("after_hours", {})
@@ -165,6 +168,7 @@ class Agent:
             after_hours_instructions=_text(after, "instructions", default.after_hours_instructions),
             after_hours_greeting=_text(after, "greeting", "") or None,
             after_hours_tools=_tools(after, default.after_hours_tools),
+            analysis=AnalysisSpec.from_definition(data.get("analysis", {})),
         )
 
 

@@ -127,6 +127,8 @@ def payload(event_type: str, record: Mapping[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {**summary}
     if event_type == "call.ended":
         data["record_url"] = record_url(str(record["call_id"]))
+        data["analysis"] = record.get("analysis")
+        data["analysis_error"] = record.get("analysis_error")
     return {"type": event_type, "timestamp": at, "data": data}
 
 

@@ -57,6 +57,7 @@ class CallPlan:
     prices: Prices = field(default_factory=Prices)
     retry_first_interval_ms: int = 1000
     retry_attempts: int = 4
+    analysis: bool = False
 
     @property
     def wrap_up_seconds(self) -> int:
@@ -119,6 +120,8 @@ class CallRecord:
     reconnects: int = 0
     errors: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    analysis: dict[str, Any] | None = None
+    analysis_error: str | None = None
 
     def screened(self, decision: Decision) -> None:
         """Take in the screening decision."""

@@ -58,6 +58,7 @@ class Settings:
     prices: Prices
     policy: Policy
     record_retention_days: int
+    analysis_deployment: str | None = None
 
     def plan(self) -> CallPlan:
         """What an orchestration needs from the settings, snapshotted when its call arrives."""
@@ -74,6 +75,7 @@ class Settings:
             silence_seconds=self.silence_seconds,
             max_concurrent_calls=self.max_concurrent_calls,
             prices=self.prices,
+            analysis=self.analysis_deployment is not None,
         )
 
     @property
@@ -116,6 +118,9 @@ class Settings:
             policy=_read_policy(reader, zone, region),
             record_retention_days=reader.get(
                 "CALL_RECORD_RETENTION_DAYS", values.int_between(1, 3650), "30"
+            ),
+            analysis_deployment=reader.optional(
+                "AZURE_OPENAI_ANALYSIS_DEPLOYMENT", values.non_empty
             ),
         )
         function_timeout = reader.get(

@@ -34,6 +34,9 @@ SUMMARY_FIELDS = (
     "turns",
     "estimated_cost_usd",
     "errors",
+    "summary",
+    "success",
+    "follow_up",
 )
 """What the list shows of each call, in this order."""
 
@@ -77,7 +80,20 @@ def index_row(record: Mapping[str, Any], status: Status, caller_key: str | None)
         row[name] = None if value is None else str(value)[:_TEXT_LIMIT]
     sip_status = record.get("sip_status")
     row["sip_status"] = sip_status if isinstance(sip_status, int) else None
+    row.update(_analysis_columns(record.get("analysis")))
     return {name: value for name, value in row.items() if value is not None}
+
+
+def _analysis_columns(analysis: Any) -> dict[str, Any]:
+    """The analysis' summary, verdict and follow-up flag, so the list can show them."""
+    if not isinstance(analysis, Mapping):
+        return {}
+    follow_up = analysis.get("follow_up")
+    return {
+        "summary": str(analysis.get("summary") or "")[:_TEXT_LIMIT] or None,
+        "success": analysis.get("success") if isinstance(analysis.get("success"), bool) else None,
+        "follow_up": bool(follow_up.get("needed")) if isinstance(follow_up, Mapping) else None,
+    }
 
 
 def summary(row: Mapping[str, Any]) -> dict[str, Any]:
