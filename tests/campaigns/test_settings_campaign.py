@@ -101,6 +101,7 @@ VALUES: dict[str, st.SearchStrategy[Value]] = {
     "OPENAI_WEBHOOK_SECRET": secret("whsec_", True) | secret("", False) | secret("whsec", False),
     "AZURE_OPENAI_API_KEY": secret("", True),
     "AZURE_CLIENT_ID": anything,
+    "AZURE_OPENAI_ANALYSIS_DEPLOYMENT": anything,
     "CALL_INSTRUCTIONS": anything,
     "CALL_VOICE": st.sampled_from(sorted(VOICES)).map(lambda v: Value(v, True))
     | text.filter(lambda t: t.strip() and t.strip() not in VOICES).map(lambda t: Value(t, False)),
