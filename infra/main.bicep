@@ -266,10 +266,10 @@ param extraAppSettings object = {}
 @description('Name of the Key Vault secret holding the webhook signing secret (written by scripts/register_webhook.py).')
 param webhookSecretName string = 'openai-webhook-secret'
 
-@description('Name of the Key Vault secret holding CALL_STORE_CALLER_KEY, the caller index\'s HMAC key. scripts/register_webhook.py creates it once with a random value; never rotate it (calls already stored would no longer be found by caller).')
+@description('Name of the Key Vault secret holding CALL_STORE_CALLER_KEY, the caller index\'s HMAC key. scripts/app_secrets.py (postprovision hook) creates it once with a random value; never rotate it (calls already stored would no longer be found by caller).')
 param callerKeySecretName string = 'call-store-caller-key'
 
-@description('Name of the Key Vault secret holding CALL_EVENTS_SECRET (whsec_...), referenced only when callEventsUrl is set. scripts/register_webhook.py creates it with a random value when missing; the receiver verifies with the same.')
+@description('Name of the Key Vault secret holding CALL_EVENTS_SECRET (whsec_...), referenced only when callEventsUrl is set. scripts/app_secrets.py (postprovision hook) creates it with a random value when missing; the receiver verifies with the same.')
 param callEventsSecretName string = 'call-events-secret'
 
 @description('Soft-delete retention of the Key Vault in days (purge protection keeps the vault name reserved this long after deletion).')
