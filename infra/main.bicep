@@ -64,6 +64,22 @@ param realtimeDeploymentSku string = 'GlobalStandard'
 @minValue(1)
 param realtimeCapacity int = 10
 
+@description('Post-call analysis (AZURE_OPENAI_ANALYSIS_DEPLOYMENT): true = a new resource gets the analysis deployment and the app analyses every finished call with it; false = no deployment, the setting stays empty and calls are not analysed.')
+param analysisEnabled bool = true
+
+@description('Analysis deployment name, AZURE_OPENAI_ANALYSIS_DEPLOYMENT (for an existing resource: the name of its text deployment; the model must support Structured Outputs).')
+param analysisDeploymentName string = 'call-analysis'
+
+@description('New Azure OpenAI resource only: analysis model, a small text model with Structured Outputs offered as GlobalStandard.')
+param analysisModel string = 'gpt-4.1-mini'
+
+@description('New Azure OpenAI resource only: analysis model version.')
+param analysisModelVersion string = '2025-04-14'
+
+@description('New Azure OpenAI resource only: analysis deployment capacity (GlobalStandard: thousands of tokens per minute; one analysis is a few thousand tokens).')
+@minValue(1)
+param analysisCapacity int = 10
+
 @description('Role of the app\'s identity on Azure OpenAI.')
 @allowed([
   'CognitiveServicesUser'
@@ -134,6 +150,9 @@ param transferTargetUri string = ''
 @description('CALL_TRANSCRIPTION_MODEL: caller-side transcription model; off disables caller transcripts.')
 param callTranscriptionModel string = 'whisper-1'
 
+@description('TRANSFER_ALLOWED_TARGETS: where calls may be transferred: numbers (+14155550100), prefixes (+1415555*), domains (pbx.example.com); configured and operator targets must match. Empty = any valid target; set it in production.')
+param transferAllowedTargets string = ''
+
 @description('TRANSFER_VERIFY_SECONDS: how long the leg may stay up after REFER before the transfer counts as failed.')
 @minValue(1)
 @maxValue(300)
@@ -143,6 +162,17 @@ param transferVerifySeconds int = 20
 @minValue(10)
 @maxValue(3540)
 param maxCallSeconds int = 3300
+
+@description('CALLER_ID_HEADER: the SIP header the trunk vouches for the caller\'s number in.')
+@allowed([
+  'from'
+  'p-asserted-identity'
+])
+param callerIdHeader string = 'from'
+
+@description('DEFAULT_REGION: two-letter region (US, GB, SE) in which national numbers are read, in the caller\'s headers and the lists; empty = only international forms are numbers.')
+@maxLength(2)
+param defaultRegion string = ''
 
 @description('CALLER_ALLOWLIST: comma-separated E.164 numbers; when set, only these are answered.')
 param callerAllowlist string = ''
@@ -212,6 +242,17 @@ param usagePrices string = ''
 @maxValue(3650)
 param callRecordRetentionDays int = 30
 
+@description('CALL_STORE_NAME: names the call store\'s two tables (<name>, <name>bycaller) and blob container in the app\'s storage account: 3-40 lowercase letters and digits, starting with a letter.')
+@minLength(3)
+@maxLength(40)
+param callStoreName string = 'switchboardcalls'
+
+@description('CALL_EVENTS_URL: https URL that call.started / call.ended events are POSTed to (Standard Webhooks); empty = no events, and CALL_EVENTS_SECRET stays empty too.')
+param callEventsUrl string = ''
+
+@description('CALL_EVENTS_RETRY_SECONDS: waits between attempts of an event, e.g. 5,30,120,600 (up to 10, each 0.1-3600); empty = that default.')
+param callEventsRetrySeconds string = ''
+
 @description('MONITOR_SLICE_SECONDS: longest single run of the call-monitor activity; functionTimeout is set to this + 5 minutes (1500 -> 00:30:00).')
 @minValue(60)
 @maxValue(3300)
@@ -224,6 +265,12 @@ param extraAppSettings object = {}
 
 @description('Name of the Key Vault secret holding the webhook signing secret (written by scripts/register_webhook.py).')
 param webhookSecretName string = 'openai-webhook-secret'
+
+@description('Name of the Key Vault secret holding CALL_STORE_CALLER_KEY, the caller index\'s HMAC key. scripts/app_secrets.py (postprovision hook) creates it once with a random value; never rotate it (calls already stored would no longer be found by caller).')
+param callerKeySecretName string = 'call-store-caller-key'
+
+@description('Name of the Key Vault secret holding CALL_EVENTS_SECRET (whsec_...), referenced only when callEventsUrl is set. scripts/app_secrets.py (postprovision hook) creates it with a random value when missing; the receiver verifies with the same.')
+param callEventsSecretName string = 'call-events-secret'
 
 @description('Soft-delete retention of the Key Vault in days (purge protection keeps the vault name reserved this long after deletion).')
 @minValue(7)
@@ -244,6 +291,7 @@ var functionAppName = 'func-${namePrefix}-${token}'
 // task hub resource carries it.
 var taskHubName = 'switchboard'
 var useScheduler = durableBackend == 'durableTaskScheduler'
+var callEventsOn = !empty(callEventsUrl)
 var deploymentContainerName = 'app-package-${take(token, 8)}'
 var allTags = union(tags, {
   app: 'switchboard'
@@ -338,6 +386,11 @@ module openAi 'modules/openai.bicep' = if (createOpenAi) {
     modelVersion: realtimeModelVersion
     deploymentSku: realtimeDeploymentSku
     capacity: realtimeCapacity
+    analysisEnabled: analysisEnabled
+    analysisDeploymentName: analysisDeploymentName
+    analysisModelName: analysisModel
+    analysisModelVersion: analysisModelVersion
+    analysisCapacity: analysisCapacity
   }
 }
 
@@ -378,7 +431,13 @@ module functionApp 'modules/functionapp.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     openAiEndpoint: openAiAccess.outputs.endpoint
     openAiDeployment: realtimeDeploymentName
+    analysisDeployment: analysisEnabled ? analysisDeploymentName : ''
     webhookSecretUri: '${keyVault.outputs.uri}secrets/${webhookSecretName}'
+    callerKeySecretUri: '${keyVault.outputs.uri}secrets/${callerKeySecretName}'
+    callEventsUrl: callEventsUrl
+    callEventsSecretUri: '${keyVault.outputs.uri}secrets/${callEventsSecretName}'
+    callEventsRetrySeconds: callEventsRetrySeconds
+    callStoreName: callStoreName
     callInstructions: callInstructions
     callVoice: callVoice
     callGreeting: callGreeting
@@ -394,6 +453,9 @@ module functionApp 'modules/functionapp.bicep' = {
     rejectSipStatus: rejectSipStatus
     agentDefinition: agentDefinition
     transferTargets: transferTargets
+    transferAllowedTargets: transferAllowedTargets
+    callerIdHeader: callerIdHeader
+    defaultRegion: defaultRegion
     transferFallbackUri: transferFallbackUri
     ringTimeoutSeconds: ringTimeoutSeconds
     silenceSeconds: silenceSeconds
@@ -430,4 +492,9 @@ output AZURE_OPENAI_ENDPOINT string = openAiAccess.outputs.endpoint
 output AZURE_OPENAI_DEPLOYMENT string = realtimeDeploymentName
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output WEBHOOK_SECRET_NAME string = webhookSecretName
+output AZURE_OPENAI_ANALYSIS_DEPLOYMENT string = analysisEnabled ? analysisDeploymentName : ''
+// The app secrets the postprovision hook creates in the vault when missing (never overwritten);
+// the events secret only when events are on.
+output CALL_STORE_CALLER_KEY_NAME string = callerKeySecretName
+output CALL_EVENTS_SECRET_NAME string = callEventsOn ? callEventsSecretName : ''
 output AZURE_CLIENT_ID string = identity.outputs.clientId

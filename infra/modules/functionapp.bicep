@@ -75,8 +75,28 @@ param openAiEndpoint string
 @description('Realtime deployment name (sent as "model").')
 param openAiDeployment string
 
+@description('Post-call analysis deployment name; empty = no analysis.')
+param analysisDeployment string
+
 @description('Key Vault secret URI (no version) of the webhook signing secret.')
 param webhookSecretUri string
+
+@description('Key Vault secret URI (no version) of the caller index\'s HMAC key (at least 32 characters, never rotated).')
+param callerKeySecretUri string
+
+@description('Name of the call store\'s tables and blob container.')
+@minLength(3)
+@maxLength(40)
+param callStoreName string
+
+@description('https URL call events are POSTed to; empty = no events.')
+param callEventsUrl string
+
+@description('Key Vault secret URI (no version) of the call events signing secret; referenced only when callEventsUrl is set.')
+param callEventsSecretUri string
+
+@description('Waits between attempts of a call event; empty = the app\'s default.')
+param callEventsRetrySeconds string
 
 @description('System instructions for the call agent.')
 param callInstructions string
@@ -129,6 +149,20 @@ param agentDefinition string
 
 @description('department=target pairs for transfer_call.')
 param transferTargets string
+
+@description('Numbers, prefixes and domains transfers may go to; empty = any valid target.')
+param transferAllowedTargets string
+
+@description('The SIP header the trunk vouches for the caller\'s number in.')
+@allowed([
+  'from'
+  'p-asserted-identity'
+])
+param callerIdHeader string
+
+@description('Two-letter region in which national numbers are read; empty = international forms only.')
+@maxLength(2)
+param defaultRegion string
 
 @description('Target tried once when a transfer does not complete; empty = none.')
 param transferFallbackUri string
@@ -217,7 +251,11 @@ var appSettings = {
   AZURE_CLIENT_ID: identityClientId
   AZURE_OPENAI_ENDPOINT: openAiEndpoint
   AZURE_OPENAI_DEPLOYMENT: openAiDeployment
+  AZURE_OPENAI_ANALYSIS_DEPLOYMENT: analysisDeployment
   OPENAI_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})'
+  // The host's own cap on a request body (default 100 MB): the app refuses bodies over 1 MiB, and
+  // this stops a larger one while it arrives, before the worker holds it whole.
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '1048576'
   CALL_INSTRUCTIONS: callInstructions
   CALL_VOICE: callVoice
   CALL_GREETING: callGreeting
@@ -233,6 +271,9 @@ var appSettings = {
   REJECT_SIP_STATUS: string(rejectSipStatus)
   AGENT_DEFINITION: agentDefinition
   TRANSFER_TARGETS: transferTargets
+  TRANSFER_ALLOWED_TARGETS: transferAllowedTargets
+  CALLER_ID_HEADER: callerIdHeader
+  DEFAULT_REGION: defaultRegion
   TRANSFER_FALLBACK_URI: transferFallbackUri
   RING_TIMEOUT_SECONDS: string(ringTimeoutSeconds)
   SILENCE_SECONDS: string(silenceSeconds)
@@ -243,6 +284,12 @@ var appSettings = {
   AFTER_HOURS_SIP_STATUS: string(afterHoursSipStatus)
   USAGE_PRICES: usagePrices
   CALL_RECORD_RETENTION_DAYS: string(callRecordRetentionDays)
+  CALL_STORE_NAME: callStoreName
+  CALL_STORE_CALLER_KEY: '@Microsoft.KeyVault(SecretUri=${callerKeySecretUri})'
+  CALL_EVENTS_URL: callEventsUrl
+  // The app requires the secret with the URL; without a URL neither is set.
+  CALL_EVENTS_SECRET: empty(callEventsUrl) ? '' : '@Microsoft.KeyVault(SecretUri=${callEventsSecretUri})'
+  CALL_EVENTS_RETRY_SECONDS: callEventsRetrySeconds
   TASKHUB_NAME: taskHubName
   // The call_ended events (switchboard/telemetry.py) reach Application Insights with their fields
   // as custom dimensions only through the worker's Azure Monitor OpenTelemetry distro; limited to

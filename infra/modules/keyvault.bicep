@@ -1,6 +1,7 @@
-// Key Vault (RBAC mode) that holds the OpenAI webhook signing secret. The secret itself is not
-// created here: scripts/register_webhook.py writes it after registering the webhook, so a
-// re-provision never overwrites the live secret with a placeholder.
+// Key Vault (RBAC mode) that holds the OpenAI webhook signing secret and the app's own secrets
+// (caller index key, call events secret). No secret is created here: the postprovision hook
+// writes them (scripts/app_secrets.py when missing, scripts/register_webhook.py after
+// registering), so a re-provision never overwrites a live secret with a placeholder.
 
 @description('Key Vault name (3-24 characters, globally unique, reserved for the soft-delete retention period after deletion).')
 @minLength(3)

@@ -30,12 +30,15 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.identity.aio import DefaultAzureCredential
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
+logger = logging.getLogger(__name__)
 STORAGE = "AzureWebJobsStorage"
 STORE_NAME = "CALL_STORE_NAME"
 CALLER_KEY = "CALL_STORE_CALLER_KEY"
 DEFAULT_NAME = "switchboardcalls"
 _NAME = re.compile(r"\A[a-z][a-z0-9]{2,39}\Z")
 _MIN_CALLER_KEY = 32
+_UNRESOLVED = "@Microsoft.KeyVault("
+"""How App Service passes on a Key Vault reference it could not resolve: as the reference text."""
 _CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 0, "connection_timeout": 5, "read_timeout": 20}
 """No SDK retries (Durable retries the activities; more here would multiply attempts), and a
 request that hangs fails instead of holding an activity or a list request for minutes."""
@@ -83,6 +86,13 @@ class StoreConfig:
                 f"(it names two tables and a blob container), got {name!r}"
             )
         secret = env.get(CALLER_KEY, "").strip()
+        if secret.startswith(_UNRESOLVED):  # keying with it would file calls under the wrong key
+            logger.warning(
+                "%s is a Key Vault reference the platform did not resolve (the secret is missing "
+                "or the identity cannot read it yet): caller search is off until it resolves",
+                CALLER_KEY,
+            )
+            secret = ""
         if secret and len(secret) < _MIN_CALLER_KEY:
             errors.append(
                 f"{CALLER_KEY} must be at least {_MIN_CALLER_KEY} characters of random text "

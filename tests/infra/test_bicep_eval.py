@@ -36,6 +36,8 @@ DEPLOY_TIME = {
     "dashboard.bicep:appInsightsId",
     "durabletask.bicep:appPrincipalId",
     "functionapp.bicep:appInsightsConnectionString",
+    "functionapp.bicep:callEventsSecretUri",
+    "functionapp.bicep:callerKeySecretUri",
     "functionapp.bicep:identityClientId",
     "functionapp.bicep:identityId",
     "functionapp.bicep:openAiEndpoint",
@@ -171,16 +173,21 @@ def test_wrong_types_and_values_in_the_parameters_file_are_refused() -> None:
 def test_the_manual_path_overrides_every_azd_placeholder() -> None:
     raw = json.loads(PARAMETERS.read_text(encoding="utf-8"))["parameters"]
     placeholders = {name for name, p in raw.items() if "${" in json.dumps(p["value"])}
-    assert placeholders == {"operatorPrincipalId", "operatorPrincipalType", "durableBackend"}
+    assert placeholders == {"operatorPrincipalId", "operatorPrincipalType", "durableBackend",
+                            "callerIdHeader", "defaultRegion", "transferAllowedTargets",
+                            "callEventsUrl"}  # fmt: skip
     guide = (INFRA.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
     manual = guide.split("## Path 2", 1)[1].split("\n## ", 1)[0]
     overridden = {name for name in placeholders if f"{name}=" in manual}
     assert overridden == placeholders
-    # az passes the placeholders literally: without the overrides, Resource Manager refuses.
+    # az passes the placeholders literally: without the overrides, Resource Manager refuses four
+    # (the other two would reach the app as "${...}", which it refuses at load).
     literal = {name: p["value"] for name, p in raw.items()}
     problems = [p for p in evaluate(MAIN, literal).problems if p.startswith("main.bicep")]
-    assert len(problems) == 2
-    assert all("is not in @allowed" in p for p in problems)
+    assert sorted(p.split()[2] for p in problems) == [
+        "callerIdHeader", "defaultRegion", "durableBackend", "operatorPrincipalType"
+    ]  # fmt: skip
+    assert all("is not in @allowed" in p or "@maxLength(2)" in p for p in problems)
 
 
 # --- pieces -------------------------------------------------------------------------------------

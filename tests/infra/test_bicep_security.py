@@ -43,6 +43,7 @@ GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 REQUIRED_SETTINGS = {
     "AZURE_OPENAI_ENDPOINT",
     "AZURE_OPENAI_DEPLOYMENT",
+    "AZURE_OPENAI_ANALYSIS_DEPLOYMENT",
     "OPENAI_WEBHOOK_SECRET",
     "AZURE_CLIENT_ID",
     "CALL_INSTRUCTIONS",
@@ -56,10 +57,13 @@ REQUIRED_SETTINGS = {
     "CALLER_ALLOWLIST",
     "CALLER_BLOCKLIST",
     "ALLOWED_COUNTRY_CODES",
+    "CALLER_ID_HEADER",
+    "DEFAULT_REGION",
     "ANONYMOUS_CALLERS",
     "REJECT_SIP_STATUS",
     "AGENT_DEFINITION",
     "TRANSFER_TARGETS",
+    "TRANSFER_ALLOWED_TARGETS",
     "TRANSFER_FALLBACK_URI",
     "RING_TIMEOUT_SECONDS",
     "SILENCE_SECONDS",
@@ -70,6 +74,12 @@ REQUIRED_SETTINGS = {
     "AFTER_HOURS_SIP_STATUS",
     "USAGE_PRICES",
     "CALL_RECORD_RETENTION_DAYS",
+    "CALL_STORE_NAME",
+    "CALL_STORE_CALLER_KEY",
+    "CALL_EVENTS_URL",
+    "CALL_EVENTS_SECRET",
+    "CALL_EVENTS_RETRY_SECONDS",
+    "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
     "AzureWebJobsStorage__credential",
     "AzureWebJobsStorage__clientId",
     "AzureWebJobsStorage__blobServiceUri",
@@ -230,6 +240,17 @@ def key_material_violations(doc: Doc) -> list[str]:
     return problems
 
 
+def from_key_vault(value: Any) -> bool:
+    """A Key Vault reference, or a condition whose every branch is one or empty (secret off)."""
+    if isinstance(value, str):
+        return value.startswith("@Microsoft.KeyVault(SecretUri=")
+    conditional = value.get("operator") if isinstance(value, dict) else None
+    if not (isinstance(conditional, dict) and conditional.get("type") == "conditional"):
+        return False
+    branches = [conditional["operands"][key] for key in ("true_value", "false_value")]
+    return any(b != "" for b in branches) and all(b == "" or from_key_vault(b) for b in branches)
+
+
 def settings_violations(settings: dict[str, Any]) -> list[str]:
     problems = []
     for name, value in settings.items():
@@ -239,7 +260,7 @@ def settings_violations(settings: dict[str, Any]) -> list[str]:
             SECRET_NAME.search(name)
             and name not in NOT_SECRET
             and not name.endswith("Name")  # names another setting, e.g. connectionStringName
-            and not (isinstance(value, str) and value.startswith("@Microsoft.KeyVault("))
+            and not from_key_vault(value)
         ):
             problems.append(f"app setting {name} holds a secret outside Key Vault: {value!r}")
     if settings.get("AzureWebJobsStorage__credential") != "managedidentity":
@@ -357,8 +378,11 @@ def test_storage_account_is_declared_once_with_the_three_services() -> None:
 def test_app_settings_are_identity_based_and_hold_no_plain_secret() -> None:
     settings = the_settings()
     assert settings_violations(settings) == []
-    secret = settings["OPENAI_WEBHOOK_SECRET"]
-    assert secret.startswith("@Microsoft.KeyVault(SecretUri=")
+    for name in ("OPENAI_WEBHOOK_SECRET", "CALL_STORE_CALLER_KEY"):
+        assert settings[name].startswith("@Microsoft.KeyVault(SecretUri="), name
+    events = settings["CALL_EVENTS_SECRET"]["operator"]["operands"]
+    assert events["true_value"] == ""
+    assert events["false_value"] == "@Microsoft.KeyVault(SecretUri=${callEventsSecretUri})"
 
 
 def test_role_assignments_cover_every_data_plane_connection() -> None:
@@ -457,6 +481,8 @@ param identityId string
 var settings = {
   AzureWebJobsStorage__credential: 'managedidentity'
   OPENAI_WEBHOOK_SECRET: 'whsec_plain'
+  CALL_EVENTS_SECRET: empty(identityId) ? '' : 'whsec_plain'
+  CALL_STORE_CALLER_KEY: empty(identityId) ? '' : ''
   AZURE_OPENAI_API_KEY: '@Microsoft.KeyVault(SecretUri=https://kv/secrets/k)'
 }
 resource app 'Microsoft.Web/sites@2024-04-01' = {
@@ -548,7 +574,8 @@ def test_settings_and_identity_checkers_flag_a_bad_site() -> None:
     settings = app_settings(doc)
     assert settings is not None
     problems = settings_violations(settings)
-    assert any("OPENAI_WEBHOOK_SECRET holds a secret outside Key Vault" in p for p in problems)
+    for name in ("OPENAI_WEBHOOK_SECRET", "CALL_EVENTS_SECRET", "CALL_STORE_CALLER_KEY"):
+        assert any(f"{name} holds a secret outside Key Vault" in p for p in problems), name
     assert any("AZURE_OPENAI_API_KEY must not be set" in p for p in problems)
     assert any("missing" in p and "AZURE_CLIENT_ID" in p for p in problems)
     assert any("APPLICATIONINSIGHTS_AUTHENTICATION_STRING" in p for p in problems)

@@ -93,11 +93,24 @@ def test_parameters_file_names_real_parameters_and_no_secret() -> None:
     assert values["operatorPrincipalId"]["value"] == "${AZURE_PRINCIPAL_ID}"
 
 
+# Where the app reads settings: the loader, the call store's account and the call events.
+SETTINGS_READERS = (
+    "switchboard/settings.py",
+    "switchboard/store/account.py",
+    "switchboard/events.py",
+)
+SET_BY_THE_PLATFORM = {"WEBSITE_HOSTNAME"}
+
+
 def test_every_setting_the_app_reads_is_set_by_the_bicep() -> None:
-    source = (ROOT / "switchboard" / "settings.py").read_text(encoding="utf-8")
-    read = set(re.findall(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"', source))
-    assert "AZURE_OPENAI_ENDPOINT" in read, "settings.py no longer lists its variables like this"
-    missing = read - set(the_settings()) - {"AZURE_OPENAI_API_KEY"}
+    read: set[str] = set()
+    for path in SETTINGS_READERS:
+        source = (ROOT / path).read_text(encoding="utf-8")
+        found = set(re.findall(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"', source))
+        assert found, f"{path} no longer names its variables like this"
+        read |= found
+    assert {"AZURE_OPENAI_ENDPOINT", "CALL_STORE_CALLER_KEY", "CALL_EVENTS_URL"} <= read
+    missing = read - set(the_settings()) - {"AZURE_OPENAI_API_KEY"} - SET_BY_THE_PLATFORM
     assert missing == set(), (
         f"the app reads {sorted(missing)} but infra does not set them: add a parameter in "
         "infra/main.bicep + infra/modules/functionapp.bicep"

@@ -86,3 +86,21 @@ async def test_development_storage_means_azurite_on_its_usual_ports() -> None:
         assert account.records.url.startswith("http://127.0.0.1:10000/devstoreaccount1/")
     finally:
         await account.aclose()
+
+
+def test_an_unresolved_key_vault_reference_never_keys_the_caller_index(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # App Service passes a reference it cannot resolve (secret missing, no access yet) through as
+    # its own text, which is long enough to pass for a key: the index would then be keyed with
+    # text that changes the moment the secret resolves.
+    reference = (
+        "@Microsoft.KeyVault(SecretUri=https://kv-x.vault.azure.net/secrets/call-store-caller-key)"
+    )
+    config = StoreConfig.from_env(
+        {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "CALL_STORE_CALLER_KEY": reference}
+    )
+    assert config.caller_secret is None  # caller search off (400 names it), calls still stored
+    assert "CALL_STORE_CALLER_KEY is a Key Vault reference the platform did not resolve" in (
+        caplog.text
+    )
