@@ -1,7 +1,6 @@
 """Function names the orchestrator schedules: the one place they are spelled."""
 
 CALL_ORCHESTRATOR = "call_orchestrator"
-SCREEN_CALL = "screen_call"
 ACCEPT_CALL = "accept_call"
 REJECT_CALL = "reject_call"
 MONITOR_CALL = "monitor_call"
@@ -9,5 +8,5 @@ REFER_CALL = "refer_call"
 HANGUP_CALL = "hangup_call"
 CALL_SLOTS = "call_slots"
 OPERATOR_EVENT = "operator"
-ACTIVITIES = (SCREEN_CALL, ACCEPT_CALL, REJECT_CALL, MONITOR_CALL, REFER_CALL, HANGUP_CALL)
+ACTIVITIES = (ACCEPT_CALL, REJECT_CALL, MONITOR_CALL, REFER_CALL, HANGUP_CALL)
 """Every activity the orchestrator may schedule."""

@@ -79,19 +79,32 @@ class CallPlan:
 
 @dataclass(frozen=True)
 class CallStart:
-    """The orchestration input: the verified call and the plan."""
+    """The orchestration input: the verified call, the plan, and the screening decision.
+
+    Screening is pure policy, so ingress decides it when the webhook arrives (at the time the
+    service signed) and the orchestration spends no Durable round trip on it.
+    """
 
     call: IncomingCall
     plan: CallPlan
+    decision: Decision
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"call": self.call.to_dict(), "plan": self.plan.to_dict()}
+        return {
+            "call": self.call.to_dict(),
+            "plan": self.plan.to_dict(),
+            "decision": self.decision.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CallStart:
         """Inverse of :meth:`to_dict`."""
-        return cls(IncomingCall.from_dict(data["call"]), CallPlan.from_dict(data["plan"]))
+        return cls(
+            IncomingCall.from_dict(data["call"]),
+            CallPlan.from_dict(data["plan"]),
+            Decision.from_dict(data["decision"]),
+        )
 
 
 @dataclass
@@ -112,6 +125,7 @@ class CallRecord:
     transfer_target: str | None = None
     transfer_status: str | None = None
     transfers: list[dict[str, str]] = field(default_factory=list)
+    commands: list[dict[str, str]] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     estimated_cost_usd: float = 0.0
@@ -156,6 +170,14 @@ class CallRecord:
         self.transfer_status = status
         if self.transfers:
             self.transfers[-1]["status"] = status
+
+    def command_handled(self, command_id: str, action: str, outcome: str) -> None:
+        """An operator command was carried out (``done``) or refused (``refused:<why>``)."""
+        self.commands.append({"id": command_id, "action": action, "outcome": outcome})
+
+    def handled(self, command_id: str) -> bool:
+        """Whether the command with this id was already handled (a second delivery is a no-op)."""
+        return any(c["id"] == command_id for c in self.commands)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: the orchestration output and the operator API's view."""

@@ -63,7 +63,7 @@ async def live_call(emulator: Emulator, host: DurableTestHost, app_url: str) -> 
 
     def answered() -> bool:
         view = host.instances.get(call_id)
-        return view is not None and view.custom_status == {"phase": "active"}
+        return view is not None and (view.custom_status or {}).get("phase") == "active"
 
     await host.wait_until(answered, timeout=RECORD_TIMEOUT, what=f"call {call_id} answered")
     return call_id

@@ -52,7 +52,8 @@ async def every_page(host: DurableTestHost, **params: str) -> list[list[str]]:
 def start_call(host: DurableTestHost, call_id: str) -> str:
     """Start the real orchestrator for a call the emulator never rang: it ends ``caller_gone``."""
     call = IncomingCall(call_id, f"wh_{call_id}", f"evt_{call_id}", 1_764_000_000, ())
-    start = CallStart(call, get_settings().plan())
+    settings = get_settings()
+    start = CallStart(call, settings.plan(), settings.policy.screen(call, datetime.now(UTC)))
     return host.start(names.CALL_ORCHESTRATOR, start.to_dict(), call.instance_id)
 
 

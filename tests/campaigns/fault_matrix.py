@@ -397,7 +397,7 @@ def _duplicate_cell(plan: Phase) -> Cell:
 
 
 CRASH_ONCE = {
-    "ringing": Crash(names.SCREEN_CALL, 1, "before"),
+    "ringing": Crash(names.REJECT_CALL, 1, "before"),
     "accept": Crash(names.ACCEPT_CALL, 1, "after"),
     "greeting": Crash(names.MONITOR_CALL, 1, "before"),
     "mid call": Crash(names.MONITOR_CALL, 1, "during:mid-call"),
@@ -407,7 +407,7 @@ CRASH_ONCE = {
 }
 """The phase's activity crashes once: before it runs, after it ran, or while it runs."""
 CRASH_ALWAYS = {
-    "ringing": Crash(names.SCREEN_CALL, None, "before"),
+    "ringing": Crash(names.REJECT_CALL, None, "before"),
     "accept": Crash(names.ACCEPT_CALL, None, "before"),
     "greeting": Crash(names.MONITOR_CALL, None, "before"),
     "mid call": Crash(names.MONITOR_CALL, None, "during:mid-call"),

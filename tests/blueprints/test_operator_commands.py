@@ -1,0 +1,254 @@
+"""Operator commands in every phase of a call: each has exactly one effect, ever.
+
+The Durable Python SDK hands an external event raised while the orchestrator was not waiting for
+it to every later wait of that name; these tests raise commands exactly then (screening, ringing,
+a REFER in flight, a hang-up in flight) and count what reached the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from emulator import Emulator
+from emulator.scenario import AcceptFaults, Fault, Scenario, load_scenario
+from switchboard.operator import COMMANDS_PER_CALL
+from switchboard.policy import Decision
+from switchboard.records import CallStart
+from switchboard.settings import get_settings
+from switchboard.webhook import IncomingCall
+from tests.blueprints.calls import RECORD_TIMEOUT, held_slots, requests, successful
+from tests.conftest import CallEnv
+from tests.support.durable_host import DurableTestHost
+
+DUPLICATE_WARNING = "Potential duplicate Task completion for TaskId: operator"
+HISTORY_BOUND = 160
+"""Events in one call's history after a flood of commands (a plain call takes about 60)."""
+
+
+async def command(
+    host: DurableTestHost, call_id: str, action: str, body: bytes = b""
+) -> tuple[int, dict[str, Any]]:
+    """POST an operator command through the real HTTP function."""
+    name = {"transfer": "transfer_live_call", "hangup": "hang_up_live_call"}[action]
+    req = func.HttpRequest(
+        method="POST",
+        url=f"http://127.0.0.1/api/calls/{call_id}/{action}",
+        headers={"content-type": "application/json"},
+        route_params={"call_id": call_id},
+        body=body,
+    )
+    response = await host.call_http(name, req)
+    return response.status_code, json.loads(response.get_body() or b"{}")
+
+
+def scenario(name: str, **changes: Any) -> Scenario:
+    return dataclasses.replace(load_scenario(name), **changes)
+
+
+async def in_phase(host: DurableTestHost, call_id: str, phase: str) -> None:
+    def reached() -> bool:
+        view = host.instances.get(call_id)
+        return view is not None and (view.custom_status or {}).get("phase") == phase
+
+    await host.wait_until(reached, timeout=RECORD_TIMEOUT, what=f"{call_id} {phase}")
+
+
+async def finish(
+    emulator: Emulator, host: DurableTestHost, call_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    view = await host.wait_for_completion(call_id, timeout=RECORD_TIMEOUT)
+    assert view.runtime_status.value == "Completed", view
+    await asyncio.sleep(0.3)  # anything still going out would reach the emulator now
+    if emulator.calls[call_id].state.value not in ("ended", "transferred"):
+        await emulator.caller_hangup(call_id)
+    timeline = await emulator.wait_for_end(call_id, timeout=RECORD_TIMEOUT)
+    return view.output, timeline
+
+
+def effects(timeline: dict[str, Any]) -> dict[str, int]:
+    """How many of each call-control request the service carried out."""
+    verbs = ("accept", "reject", "refer", "hangup")
+    return {verb: len(successful(timeline, verb)) for verb in verbs}
+
+
+@pytest.fixture
+def no_duplicate_deliveries(recwarn: pytest.WarningsRecorder) -> Iterator[None]:
+    """The SDK's warning for a re-delivered event (a Python warning) must not appear."""
+    yield
+    assert [str(w.message) for w in recwarn if DUPLICATE_WARNING in str(w.message)] == []
+
+
+async def test_a_transfer_while_ringing_is_refused_and_never_refers(
+    emulator: Emulator, app_host: DurableTestHost, app_url: str, no_duplicate_deliveries: Any
+) -> None:
+    slow = scenario("long_call", accept=AcceptFaults(delay_seconds=1.0))
+    call_id = await emulator.place_call(slow, webhook_url=f"{app_url}/api/calls/incoming")
+    await in_phase(app_host, call_id, "ringing")
+    status, body = await command(app_host, call_id, "transfer")
+    assert (status, body) == (409, {"error": "call not answered yet"})
+    await in_phase(app_host, call_id, "active")
+    await emulator.caller_hangup(call_id)
+    record, timeline = await finish(emulator, app_host, call_id)
+    assert effects(timeline) == {"accept": 1, "reject": 0, "refer": 0, "hangup": 0}
+    assert record["end_reason"] == "caller_hangup"
+
+
+def raise_command(host: DurableTestHost, call_id: str, action: str, command_id: str) -> None:
+    """Raise a command as the API does, bypassing its phase check (a command that raced it)."""
+    host.raise_event(call_id, "operator", {"id": command_id, "action": action})
+
+
+HELD = 1.0
+"""How long the step in flight is held at the service while commands arrive."""
+
+PHASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "ringing": ("ringing", {"accept": AcceptFaults(delay_seconds=HELD)}),
+    "active": ("active", {}),
+    "transferring": (
+        "transferring",
+        {"faults": (Fault(on="refer", action="timeout", seconds=HELD),)},
+    ),
+    "ending": ("ending", {"faults": (Fault(on="hangup", action="timeout", seconds=HELD),)}),
+}
+
+
+async def to_phase(emulator: Emulator, host: DurableTestHost, app_url: str, phase: str) -> str:
+    """A long call brought to ``phase`` (a REFER or a hang-up held at the service if need be)."""
+    status, changes = PHASES[phase]
+    call_id = await emulator.place_call(
+        scenario("long_call", **changes), webhook_url=f"{app_url}/api/calls/incoming"
+    )
+    if phase in ("transferring", "ending"):
+        await in_phase(host, call_id, "active")
+        raise_command(host, call_id, "transfer" if phase == "transferring" else "hangup", "first")
+    await in_phase(host, call_id, status)
+    return call_id
+
+
+EXPECTED = {
+    # phase, command: (accepts, rejects, refers, hang-ups, end reason)
+    ("ringing", "hangup"): (0, 1, 0, 0, "operator_hangup"),
+    ("ringing", "transfer"): (1, 0, 0, 0, "caller_hangup"),
+    ("active", "hangup"): (1, 0, 0, 1, "operator_hangup"),
+    ("active", "transfer"): (1, 0, 1, 0, "transferred"),
+    ("transferring", "hangup"): (1, 0, 1, 0, "transferred"),
+    ("transferring", "transfer"): (1, 0, 1, 0, "transferred"),
+    ("ending", "hangup"): (1, 0, 0, 1, "operator_hangup"),
+    ("ending", "transfer"): (1, 0, 0, 1, "operator_hangup"),
+}
+
+
+@pytest.mark.parametrize(("phase", "action"), list(EXPECTED))
+async def test_every_command_in_every_phase_has_exactly_one_effect(
+    emulator: Emulator,
+    app_host: DurableTestHost,
+    app_url: str,
+    phase: str,
+    action: str,
+    no_duplicate_deliveries: Any,
+) -> None:
+    call_id = await to_phase(emulator, app_host, app_url, phase)
+    for _ in range(3):  # the same command delivered three times
+        raise_command(app_host, call_id, action, "cmd-1")
+    if phase in ("ringing", "active") and EXPECTED[phase, action][4] == "caller_hangup":
+        await in_phase(app_host, call_id, "active")
+        await asyncio.sleep(0.3)
+        await emulator.caller_hangup(call_id)
+    record, timeline = await finish(emulator, app_host, call_id)
+    accepts, rejects, refers, hangups, reason = EXPECTED[phase, action]
+    history = len(app_host.instances[call_id].history)
+    seen = (*effects(timeline).values(), record["end_reason"], history < HISTORY_BOUND)
+    assert seen == (accepts, rejects, refers, hangups, reason, True), f"history {history}"
+
+
+async def test_commands_while_screening_decline_or_wait_for_the_answer(
+    emulator: Emulator,
+    app_host: DurableTestHost,
+    app_url: str,
+    call_env: CallEnv,
+    no_duplicate_deliveries: None,
+) -> None:
+    """Commands raised before the orchestration's first step: it is waiting for its slot."""
+    call_env.set(MAX_CONCURRENT_CALLS="5")
+    webhook = f"{app_url}/api/calls/incoming"
+    declined, kept = [await emulator.place_call("long_call", webhook_url=webhook) for _ in "ab"]
+    for call_id, action in ((declined, "hangup"), (kept, "transfer")):
+        # Before the webhook arrives: the same start, with the command already queued.
+        call = IncomingCall(call_id, "wh_test", "evt_test", int(time.time()), ())
+        start = CallStart(call, get_settings().plan(), Decision(True, "allowed", None, None))
+        app_host.start("call_orchestrator", start.to_dict(), call_id)
+        raise_command(app_host, call_id, action, "early")
+        raise_command(app_host, call_id, action, "early")
+    record, timeline = await finish(emulator, app_host, declined)
+    assert effects(timeline) == {"accept": 0, "reject": 1, "refer": 0, "hangup": 0}
+    assert [r["body"] for r in requests(timeline, "reject")] == [{"status_code": 603}]
+    assert (record["end_reason"], record["commands"]) == (
+        "operator_hangup",
+        [{"id": "early", "action": "hangup", "outcome": "done"}],
+    )
+    await in_phase(app_host, kept, "active")
+    await emulator.caller_hangup(kept)
+    record, timeline = await finish(emulator, app_host, kept)
+    assert effects(timeline) == {"accept": 1, "reject": 0, "refer": 0, "hangup": 0}
+    assert record["commands"] == [
+        {"id": "early", "action": "transfer", "outcome": "refused:not_answered"}
+    ]
+    assert held_slots(app_host) == {}
+
+
+async def test_the_api_gives_each_command_an_id_and_refuses_what_the_phase_cannot_do(
+    emulator: Emulator, app_host: DurableTestHost, app_url: str, no_duplicate_deliveries: None
+) -> None:
+    held = (Fault(on="refer", action="timeout", seconds=HELD),)
+    call_id = await emulator.place_call(
+        scenario("long_call", faults=held), webhook_url=f"{app_url}/api/calls/incoming"
+    )
+    await in_phase(app_host, call_id, "active")
+    status, body = await command(app_host, call_id, "transfer", b'{"handoff": false}')
+    assert (status, body["action"], len(body["command_id"])) == (202, "transfer", 32)
+    await in_phase(app_host, call_id, "transferring")
+    assert await command(app_host, call_id, "transfer") == (
+        409,
+        {"error": "a transfer is in progress"},
+    )
+    assert (await command(app_host, call_id, "hangup"))[0] == 409
+    record, timeline = await finish(emulator, app_host, call_id)
+    assert effects(timeline)["refer"] == 1
+    assert record["commands"] == [
+        {"id": body["command_id"], "action": "transfer", "outcome": "done"}
+    ]
+    assert await command(app_host, call_id, "hangup") == (409, {"error": "call has ended"})
+
+
+async def test_a_flood_of_commands_is_bounded_per_call(
+    emulator: Emulator, app_host: DurableTestHost, app_url: str, no_duplicate_deliveries: None
+) -> None:
+    """Transfers to a call whose REFERs all fail: each is carried out, up to the limit."""
+    forbidden: Any = 403  # not retried by the app (the emulator types only retried statuses)
+    refused = (Fault(on="refer", action="status", status=forbidden, times=1000),)
+    call_id = await emulator.place_call(
+        scenario("long_call", faults=refused), webhook_url=f"{app_url}/api/calls/incoming"
+    )
+    await in_phase(app_host, call_id, "active")
+    statuses = []
+    for _ in range(300):
+        statuses.append((await command(app_host, call_id, "transfer"))[0])
+        await asyncio.sleep(0)
+    await emulator.caller_hangup(call_id)
+    record, timeline = await finish(emulator, app_host, call_id)
+    history = len(app_host.instances[call_id].history)
+    assert len(record["commands"]) == COMMANDS_PER_CALL
+    assert len(requests(timeline, "refer")) == COMMANDS_PER_CALL
+    assert statuses.count(202) >= COMMANDS_PER_CALL
+    assert set(statuses) <= {202, 409, 429}  # 409 while a REFER is under way
+    assert statuses[-100:] == [429] * 100
+    assert history < HISTORY_BOUND, history
+    print(f"statuses {sorted(set(statuses))}: 202 x{statuses.count(202)}; history {history}")
