@@ -10,6 +10,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import names
+from activities._shared import call_control
 from switchboard.slots import SLOTS_KEY, Slots
 from switchboard.webhook import instance_id_for
 
@@ -38,7 +39,14 @@ def call_slots(context: df.DurableEntityContext) -> None:
     context.set_state(slots.to_state())
 
 
-_LIVE = frozenset({df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending})
+_LIVE = frozenset(
+    {
+        df.OrchestrationRuntimeStatus.Running,
+        df.OrchestrationRuntimeStatus.Pending,
+        df.OrchestrationRuntimeStatus.Suspended,  # the call is still up; it goes on after resume
+        df.OrchestrationRuntimeStatus.ContinuedAsNew,
+    }
+)
 
 
 @bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
@@ -46,16 +54,30 @@ _LIVE = frozenset({df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntim
 async def reconcile_call_slots(
     timer: func.TimerRequest, client: df.DurableOrchestrationClient
 ) -> None:
-    """Free slots whose orchestration is no longer live.
+    """Hang up and free the calls whose orchestration is no longer live.
 
-    Every orchestration releases its own slot, but one that was terminated by an administrator,
-    or purged, never runs its last step; without this sweep its slot would be held for good.
+    Every orchestration hangs up and releases its own slot, but one that was terminated by an
+    administrator, failed in the engine, or was purged never runs its last step: without this
+    sweep its call would stay up at the service (with nobody on its socket) and its slot be held
+    for good. The hang-up comes first, so a slot is freed only once its call is down.
     """
     state = await client.read_entity_state(SLOTS)
     if not state.entity_exists:
         return
     for call_id in Slots.from_state(state.entity_state).held:
         status = (await client.get_status(instance_id_for(call_id))).runtime_status
-        if status not in _LIVE:
-            logger.warning("call %s: releasing a slot its orchestration (%s) left", call_id, status)
-            await client.signal_entity(SLOTS, "release", call_id)
+        if status in _LIVE:
+            continue
+        try:
+            result = await call_control().hangup(call_id)
+        except Exception:  # transient: the slot stays held and the next sweep tries again
+            logger.exception("call %s: hang-up by the sweep failed; trying again later", call_id)
+            continue
+        logger.warning(
+            "call %s: its orchestration is %s without having ended the call: hung up at the "
+            "service (%s) and released its slot",
+            call_id,
+            status.value if status is not None else "gone",
+            result.outcome.value,
+        )
+        await client.signal_entity(SLOTS, "release", call_id)

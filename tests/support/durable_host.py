@@ -26,7 +26,8 @@ What it emulates (from the azure-functions-durable 1.7 SDK and the Durable exten
   replay; otherwise the instance fails (as DTFx does) and the problem is reported loudly.
 
 What it does not emulate: storage, queues, partitions, leases, scale-out, message duplication or
-reordering, sub-orchestrations, durable HTTP (``call_http``), suspend/resume/rewind/restart,
+reordering, sub-orchestrations, durable HTTP (``call_http``), rewind/restart (suspend and resume
+are methods of the host only, not routes of its HTTP API),
 entity locking and entity-to-entity signals. Each new event gets its own episode (the real host may
 batch several); episodes of one instance never overlap, instances run concurrently on one loop.
 """
@@ -213,11 +214,18 @@ class _Runtime:
     timers: set[asyncio.Task[None]] = field(default_factory=set)
     activities: set[asyncio.Task[None]] = field(default_factory=set)
     runner: asyncio.Task[None] | None = None
+    resumed: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
+    """Cleared while the instance is suspended: its episodes wait, its messages are kept."""
 
     def allocate_id(self) -> int:
         """Hand out task ids in the order the SDK's sequence numbers do."""
         self.next_id += 1
         return self.next_id - 1
+
+
+def _set(flag: asyncio.Event) -> asyncio.Event:
+    flag.set()
+    return flag
 
 
 def _normalized(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -533,6 +541,20 @@ class DurableTestHost:
         runtime = self._live(instance_id)
         runtime.inbox.put_nowait((None, event(_H.EXECUTION_TERMINATED, Input=reason)))
 
+    def suspend(self, instance_id: str) -> None:
+        """Suspend an instance as the client API does: events are kept, no episode runs."""
+        runtime = self._live(instance_id)
+        runtime.resumed.clear()
+        runtime.view.runtime_status = Status.Suspended
+        self._notify()
+
+    def resume(self, instance_id: str) -> None:
+        """Resume a suspended instance: the events kept meanwhile are processed in order."""
+        runtime = self._live(instance_id)
+        runtime.view.runtime_status = Status.Running
+        runtime.resumed.set()
+        self._notify()
+
     def purge(self, instance_ids: Sequence[str]) -> int:
         """Forget instances (and cancel their work); returns how many existed."""
         deleted = 0
@@ -588,6 +610,7 @@ class DurableTestHost:
                 message: Event | None = None
                 if not runtime.fresh:
                     execution_id, message = await runtime.inbox.get()
+                    await runtime.resumed.wait()
                     if execution_id not in (None, runtime.execution_id):
                         continue  # a completion for an execution that continued as new
                 self._episode(runtime, message)
