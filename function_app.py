@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import accept, hangup, monitor, refer, reject
+from activities import accept, hangup, monitor, refer, reject, say
 from blueprints import ingress, operator, orchestration, records, slots
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -19,5 +19,6 @@ for blueprint in (
     monitor.bp,
     refer.bp,
     hangup.bp,
+    say.bp,
 ):
     app.register_functions(blueprint)

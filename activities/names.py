@@ -6,7 +6,8 @@ REJECT_CALL = "reject_call"
 MONITOR_CALL = "monitor_call"
 REFER_CALL = "refer_call"
 HANGUP_CALL = "hangup_call"
+SAY_LINE = "say_line"
 CALL_SLOTS = "call_slots"
 OPERATOR_EVENT = "operator"
-ACTIVITIES = (ACCEPT_CALL, REJECT_CALL, MONITOR_CALL, REFER_CALL, HANGUP_CALL)
+ACTIVITIES = (ACCEPT_CALL, REJECT_CALL, MONITOR_CALL, REFER_CALL, HANGUP_CALL, SAY_LINE)
 """Every activity the orchestrator may schedule."""

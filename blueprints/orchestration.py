@@ -7,7 +7,6 @@ answered until its orchestration ends, on every path. The steps live in ``bluepr
 """
 
 import logging
-from collections.abc import Generator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from blueprints.flow.admission import TEMPORARILY_UNAVAILABLE, Admission
 from blueprints.flow.base import Steps
 from blueprints.flow.transfer import Transfers
 from blueprints.slots import SLOTS
-from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE, greeting_instruction
+from switchboard.agent import WRAP_UP_LINE, greeting_instruction
 from switchboard.call_control import Outcome
 from switchboard.operator import OperatorCommand
 from switchboard.realtime.monitor import MonitorOutcome, MonitorRequest, MonitorResult
@@ -90,64 +89,56 @@ class CallFlow(Admission, Transfers):
 
     def _converse(self, greeting: str) -> Steps:
         """Monitor slice after slice until the call ends, acting on tools and operator commands."""
-        monitor = self._monitor(greeting_instruction(greeting))
-        leaving: EndReason | None = None  # what the socket closing would mean now
-        while True:
+        self.monitor = self._monitor(greeting_instruction(greeting))
+        while self.record.end_reason is None:
             timers = [self.verify_timer] if self.verify_timer else []
-            winner = yield from self._wait(monitor, *timers)
+            winner = yield from self._wait(self.monitor, *timers)
             if isinstance(winner, OperatorCommand):
-                leaving = (yield from self._on_operator(winner)) or leaving
-                continue
-            if winner is self.verify_timer:
-                self._transfer_not_completed()
-                leaving = None
-                continue
-            self.step = names.MONITOR_CALL
-            if isinstance(winner.result, Exception):
-                raise winner.result
-            result = MonitorResult.from_dict(winner.result)
-            self.record.monitored(result, self.plan.prices)
-            if result.outcome is MonitorOutcome.CALL_ENDED:
-                if leaving is EndReason.TRANSFERRED:
-                    self.record.transfer_outcome("completed")
-                self._end(leaving or EndReason.CALLER_HANGUP)
-                return
-            if result.outcome is MonitorOutcome.SOCKET_LOST:
-                verifying = leaving is EndReason.TRANSFERRED
-                monitor = self._after_lost_socket(result, verifying)
-                continue
-            self.lost_slices = 0
-            if result.outcome in _HANG_UPS:
-                yield from self._hang_up(_HANG_UPS[result.outcome])
-                return
-            speak: str | None = None
-            if self._seconds_left(self.hard_end_at) <= _CLOCK_SLACK_SECONDS:
-                yield from self._hang_up(EndReason.MAX_DURATION)
-                return
-            if self._seconds_left(self.wrap_up_at) <= _CLOCK_SLACK_SECONDS:
-                self.wrap_up_at = None  # asked once; the next slice runs to the hard end
-                speak = WRAP_UP_LINE
-            target: str | None = None
-            if result.outcome is MonitorOutcome.TRANSFER_REQUESTED:
-                target = self.plan.target_for(result.department)
-            elif leaving is EndReason.TRANSFERRED and self.verify_timer is None:
-                self._transfer_not_completed()  # the verify slice ran out, the caller still here
-                leaving, target = None, self._next_target()
-                speak = speak or TRANSFER_FAILED_LINE
-            if result.outcome is MonitorOutcome.TRANSFER_REQUESTED or target is not None:
-                if (yield from self._refer(target)):
-                    leaving = EndReason.TRANSFERRED
-                    monitor = self._verify_slice()
-                    continue
-                speak = TRANSFER_FAILED_LINE
-            monitor = self._monitor(speak)
+                yield from self._on_operator(winner)
+            elif winner is self.verify_timer:
+                yield from self._not_completed()
+            else:
+                yield from self._on_slice(winner)
 
-    def _after_lost_socket(self, result: MonitorResult, verifying: bool) -> Any:
+    def _on_slice(self, slice_task: Any) -> Steps:
+        """A monitor slice came back: end, hang up, transfer, or go on with the next slice."""
+        self.step = names.MONITOR_CALL
+        if isinstance(slice_task.result, Exception):
+            raise slice_task.result
+        result = MonitorResult.from_dict(slice_task.result)
+        self.record.monitored(result, self.plan.prices)
+        if result.outcome is MonitorOutcome.CALL_ENDED:
+            if self.leaving is EndReason.TRANSFERRED:
+                self.record.transfer_outcome("completed")
+            self._end(self.leaving or EndReason.CALLER_HANGUP)
+            return
+        if result.outcome is MonitorOutcome.SOCKET_LOST:
+            self.monitor = self._after_lost_socket(result)
+            return
+        self.lost_slices = 0
+        if result.outcome in _HANG_UPS:
+            yield from self._hang_up(_HANG_UPS[result.outcome])
+            return
+        if self._seconds_left(self.hard_end_at) <= _CLOCK_SLACK_SECONDS:
+            yield from self._hang_up(EndReason.MAX_DURATION)
+            return
+        if self._seconds_left(self.wrap_up_at) <= _CLOCK_SLACK_SECONDS:
+            self.wrap_up_at = None  # asked once; the next slice runs to the hard end
+            self.speak_next = WRAP_UP_LINE
+        self.monitor = None
+        if result.outcome is MonitorOutcome.TRANSFER_REQUESTED:  # the agent said its hand-off
+            yield from self._transfer(self.plan.target_for(result.department), handoff=False)
+        elif self.leaving is EndReason.TRANSFERRED and self.verify_timer is None:
+            yield from self._not_completed()  # the verify slice ended, the caller still here
+        if self.monitor is None:
+            self.monitor, self.speak_next = self._monitor(self.speak_next), None
+
+    def _after_lost_socket(self, result: MonitorResult) -> Any:
         """The next slice after one that could not hold the socket, going on where it stopped."""
         self.lost_slices += 1
         if self.lost_slices > self.plan.retry_attempts:
             raise RuntimeError(f"socket lost in {self.lost_slices} slices in a row")
-        if verifying and self.verify_timer is None:
+        if self.leaving is EndReason.TRANSFERRED and self.verify_timer is None:
             return self._verify_slice()  # still checking a transfer the agent asked for
         return self._monitor(result.unsaid)
 
@@ -160,18 +151,15 @@ class CallFlow(Admission, Transfers):
         yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
         self._end(reason)
 
-    def _on_operator(self, command: OperatorCommand) -> Generator[Any, Any, EndReason | None]:
+    def _on_operator(self, command: OperatorCommand) -> Steps:
         """Carry out an operator command; the monitor sees the call end and returns."""
         self._carried_out(command)
         if command.action == "hangup":
             self._phase(Phase.ENDING)
             yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
-            return EndReason.OPERATOR_HANGUP
-        if (yield from self._refer(command.target_uri or self.plan.transfer_target)):
-            seconds = self.plan.transfer_verify_seconds
-            self.verify_timer = self.ctx.create_timer(self._now_dt() + timedelta(seconds=seconds))
-            return EndReason.TRANSFERRED
-        return None
+            self.leaving = EndReason.OPERATOR_HANGUP
+            return
+        yield from self._transfer(command.target_uri or self.plan.transfer_target, command.handoff)
 
     def _leave_after_failure(self) -> Steps:
         """Best effort, so a caller is never left talking to nobody, nor ringing for nothing."""

@@ -35,7 +35,10 @@ class FlowBase:
         self.inbox = CommandInbox(context)
         self.phase = Phase.SCREENING
         self.step = "admission"
-        self.verify_timer: Any = None
+        self.verify_timer: Any = None  # an operator transfer's check, beside a running slice
+        self.monitor: Any = None  # the monitor slice under way, if any
+        self.leaving: EndReason | None = None  # what the call's socket closing would mean now
+        self.speak_next: str | None = None  # what the next slice says first
 
     def _wait(self, *tasks: Any, act: bool = True) -> Generator[Any, Any, Any]:
         """The first of ``tasks`` to complete, taking operator commands meanwhile.
