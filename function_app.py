@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import accept, hangup, monitor, refer, reject, say
+from activities import accept, hangup, monitor, refer, reject, say, screen
 from blueprints import ingress, operator, orchestration, records, slots
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -14,6 +14,7 @@ for blueprint in (
     records.bp,
     orchestration.bp,
     slots.bp,
+    screen.bp,
     accept.bp,
     reject.bp,
     monitor.bp,

@@ -1,6 +1,7 @@
 """Function names the orchestrator schedules: the one place they are spelled."""
 
 CALL_ORCHESTRATOR = "call_orchestrator"
+SCREEN_CALL = "screen_call"  # orchestration version 1 only
 ACCEPT_CALL = "accept_call"
 REJECT_CALL = "reject_call"
 MONITOR_CALL = "monitor_call"
@@ -9,5 +10,13 @@ HANGUP_CALL = "hangup_call"
 SAY_LINE = "say_line"
 CALL_SLOTS = "call_slots"
 OPERATOR_EVENT = "operator"
-ACTIVITIES = (ACCEPT_CALL, REJECT_CALL, MONITOR_CALL, REFER_CALL, HANGUP_CALL, SAY_LINE)
+ACTIVITIES = (
+    SCREEN_CALL,
+    ACCEPT_CALL,
+    REJECT_CALL,
+    MONITOR_CALL,
+    REFER_CALL,
+    HANGUP_CALL,
+    SAY_LINE,
+)
 """Every activity the orchestrator may schedule."""

@@ -87,23 +87,22 @@ class CallStart:
 
     call: IncomingCall
     plan: CallPlan
-    decision: Decision
+    decision: Decision | None
+    """``None`` in calls started under orchestration version 1, which screened in an activity."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {
-            "call": self.call.to_dict(),
-            "plan": self.plan.to_dict(),
-            "decision": self.decision.to_dict(),
-        }
+        data = {"call": self.call.to_dict(), "plan": self.plan.to_dict()}
+        return data | ({"decision": self.decision.to_dict()} if self.decision else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CallStart:
         """Inverse of :meth:`to_dict`."""
+        decision = data.get("decision")
         return cls(
             IncomingCall.from_dict(data["call"]),
             CallPlan.from_dict(data["plan"]),
-            Decision.from_dict(data["decision"]),
+            Decision.from_dict(decision) if decision else None,
         )
 
 

@@ -23,6 +23,10 @@ DECLINE = 603
 """What a caller hears when an operator hangs up a call before it is answered."""
 
 
+def _busy(decision: Decision) -> Decision:
+    return Decision(False, EndReason.BUSY, decision.caller, decision.callee, BUSY_HERE)
+
+
 class Admission(FlowBase):
     """Screening, the slot, and the answer (or the refusal)."""
 
@@ -33,7 +37,21 @@ class Admission(FlowBase):
 
         ``None`` when the call was refused here (it has been rejected and its record ended).
         """
-        decision = self.decision
+        if self.version < 2 or self.decision is None:  # version 1 screened in an activity
+            decision = yield from self._screen_in_activity()
+        else:
+            decision = yield from self._take_slot(self.decision)
+        if decision is None:
+            return None
+        self.record.screened(decision)
+        if not decision.accept:
+            planned = EndReason.BUSY if decision.reason == EndReason.BUSY else EndReason.REJECTED
+            yield from self._reject(decision.sip_status, planned)
+            return None
+        return decision
+
+    def _take_slot(self, decision: Decision) -> Generator[Any, Any, Decision | None]:
+        """A slot for an admitted caller (none asked for a refused one); ``None`` if declined."""
         if decision.accept and self.plan.max_concurrent_calls:
             self.slot_asked = True
             acquire = {
@@ -49,14 +67,27 @@ class Admission(FlowBase):
             if isinstance(winner.result, Exception):
                 raise winner.result
             if not winner.result:
-                caller, callee = decision.caller, decision.callee
-                decision = Decision(False, EndReason.BUSY, caller, callee, BUSY_HERE)
-        self.record.screened(decision)
-        if not decision.accept:
-            planned = EndReason.BUSY if decision.reason == EndReason.BUSY else EndReason.REJECTED
-            yield from self._reject(decision.sip_status, planned)
-            return None
+                return _busy(decision)
         return decision
+
+    def _screen_in_activity(self) -> Generator[Any, Any, Decision | None]:
+        """Version 1: ``screen_call`` and the slot at once, as such calls were started."""
+        self.step = names.SCREEN_CALL
+        request = {"call": self.call.to_dict(), "at": self._now()}
+        screen = self.ctx.call_activity_with_retry(names.SCREEN_CALL, self.retry, request)
+        if not self.plan.max_concurrent_calls:
+            done = yield from self._wait(screen, act=False)
+            if isinstance(done.result, Exception):
+                raise done.result
+            return Decision.from_dict(done.result)
+        self.slot_asked = True
+        acquire = {"call_id": self.call_id, "limit": self.plan.max_concurrent_calls}
+        slot = self.ctx.call_entity(SLOTS, "acquire", acquire | {"at": self._now()})
+        both = yield from self._wait(self.ctx.task_all([screen, slot]), act=False)
+        if isinstance(both.result, Exception):
+            raise both.result
+        decision = Decision.from_dict(screen.result)
+        return _busy(decision) if decision.accept and not slot.result else decision
 
     def _operator_reject(self, command: OperatorCommand) -> Steps:
         """An operator hung up a call not yet answered: decline it."""

@@ -18,12 +18,26 @@ logger = logging.getLogger("blueprints.orchestration")
 
 Steps = Generator[Any, Any, Any]
 
+VERSION = 2
+"""The orchestration version new calls start under: host.json's ``defaultVersion`` says the same.
+
+Raise it (both places) with any change to what the orchestrator schedules, and keep the old
+steps behind ``self.version`` until no call started under the old version can be live.
+Version 1 (no version recorded: calls started before versioning) screened in an activity.
+"""
+
+
+def version_of(recorded: str | None) -> int:
+    """A call's version from ``context.version``; none recorded means version 1."""
+    return int(recorded) if recorded and recorded.isdigit() else 1
+
 
 class FlowBase:
     """The state one call's orchestration keeps, and the helpers every step uses."""
 
     def __init__(self, context: df.DurableOrchestrationContext) -> None:
         self.ctx = context
+        self.version = version_of(context.version)
         start = CallStart.from_dict(context.get_input() or {})
         self.call_id = start.call.call_id
         self.call = start.call

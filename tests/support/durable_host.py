@@ -44,6 +44,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -85,6 +86,12 @@ _H = HistoryEventType
 _INDEX: weakref.WeakKeyDictionary[func.FunctionRegister, list[Function]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def host_json_default_version() -> str:
+    """The project's host.json ``extensions.durableTask.defaultVersion`` (empty if unset)."""
+    host_json = json.loads((Path(__file__).parents[2] / "host.json").read_text(encoding="utf-8"))
+    return str(host_json["extensions"]["durableTask"].get("defaultVersion", ""))
 
 
 def indexed_functions(app: func.FunctionRegister) -> list[Function]:
@@ -258,12 +265,20 @@ class DurableTestHost:
             "NonRunningStates", "AnyState"
         ] = "NonRunningStates",
         raise_on_problems: bool = True,
+        default_version: str | None = None,
     ) -> None:
-        """Index the app's functions; nothing runs until the host is entered."""
+        """Index the app's functions; nothing runs until the host is entered.
+
+        ``default_version`` is stamped on new orchestrations (``context.version``); by default
+        the project's host.json ``durableTask.defaultVersion``, as the extension does.
+        """
         functions = indexed_functions(app) if isinstance(app, func.FunctionRegister) else app
         self.task_hub = task_hub
         self.dedupe_running = overridable_existing_instance_states == "NonRunningStates"
         self.raise_on_problems = raise_on_problems
+        self.default_version = (
+            host_json_default_version() if default_version is None else default_version
+        )
         self.instances: dict[str, InstanceView] = {}
         self.starts: dict[str, int] = {}
         """How many times each instance id was started (a restart replaces its view)."""
@@ -598,7 +613,9 @@ class DurableTestHost:
         view.wire_input = wire_input
         view.history = [
             event(_H.ORCHESTRATOR_STARTED),
-            execution_started(view.name, wire_input, view.instance_id, runtime.execution_id),
+            execution_started(
+                view.name, wire_input, view.instance_id, runtime.execution_id, self.default_version
+            ),
         ]
         runtime.fresh = True
 
