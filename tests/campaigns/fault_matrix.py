@@ -437,12 +437,13 @@ def _crash_cell(plan: Phase, *, always: bool) -> Cell:
             crash=crash,
             once_verb=plan.verb,
         )
-    inherent = None
-    if crash.activity == names.HANGUP_CALL:
-        inherent = (
-            "hangup_call is what crashes, so the app cannot hang up: checked that the record "
-            "lists the failed hang-up instead"
-        )
+    inherent = {
+        names.HANGUP_CALL: "hangup_call is what crashes, so the app cannot hang up: checked that "
+        "the record lists the failed hang-up instead",
+        names.REJECT_CALL: "reject_call is what crashes, so the app cannot refuse the call: "
+        "checked that the record lists the failed refusal instead (the service's ring timeout "
+        "ends the call)",
+    }.get(crash.activity)
     return Cell(
         "activity crash always",
         plan.name,
