@@ -2,9 +2,9 @@
 
 The whole path is real except the Functions host: the emulator signs and POSTs the webhook over
 HTTP to the ingress function (served by ``tests/support/http_front.py``), which starts the
-orchestration in the Durable test host; the orchestrator runs ``screen_call`` (and asks the
-``call_slots`` entity for a slot at the same time, so admission control adds no round trip of its
-own) then ``accept_call``, whose REST request reaches the emulator. The emulator's call timeline
+orchestration in the Durable test host with the screening decision ingress took; the
+orchestrator asks the ``call_slots`` entity for a slot, then runs ``accept_call``, whose REST
+request reaches the emulator. The emulator's call timeline
 gives both ends on one clock: ``t`` is seconds since the call was placed (the webhook is sent at
 once), and the ``accept`` request entry is written when the emulator answers it.
 
