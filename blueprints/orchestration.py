@@ -126,7 +126,8 @@ class CallFlow(Admission, Transfers):
             self.wrap_up_at = None  # asked once; the next slice runs to the hard end
             self.speak_next = WRAP_UP_LINE
         self.monitor = None
-        if result.outcome is MonitorOutcome.TRANSFER_REQUESTED:  # the agent said its hand-off
+        transfer = result.outcome is MonitorOutcome.TRANSFER_REQUESTED
+        if transfer and self.leaving is not EndReason.TRANSFERRED:  # the agent said its hand-off
             yield from self._transfer(self.plan.target_for(result.department), handoff=False)
         elif self.leaving is EndReason.TRANSFERRED and self.verify_timer is None:
             yield from self._not_completed()  # the verify slice ended, the caller still here

@@ -73,7 +73,9 @@ class FlowBase:
             if self.record.handled(command.id):
                 self._log("operator command %s delivered again: no effect", command.id)
                 continue
-            why = refusal(command.action, self.phase) if act else "busy"
+            why = refusal(command.action, self.phase)
+            if why is None and not act:  # a step that cannot be interrupted (phases prevent it)
+                why = "busy"
             if why is None:
                 return command
             self._log("operator %s (%s) refused: %s", command.action, command.id, why)

@@ -56,8 +56,10 @@ class Transfers(FlowBase):
         """Have ``line`` said: by the next slice, or now beside the slice under way."""
         if self.monitor is None:
             self.speak_next = line
-        else:
-            yield from self._say(line)
+            return
+        self._phase(Phase.TRANSFERRING)  # the transfer's last step: commands wait until it is said
+        yield from self._say(line)
+        self._phase(Phase.ACTIVE)
 
     def _say(self, line: str) -> Generator[Any, Any, bool]:
         """Say ``line`` while a slice holds the socket; ``False`` when the call has ended."""
