@@ -16,7 +16,12 @@ import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
-from .durable_host import ActivityCrash, DurableTestHost, InstanceView
+from .durable_host import (
+    ActivityCrash,
+    DurableTestHost,
+    InstanceView,
+    host_json_default_version,
+)
 
 Status = df.OrchestrationRuntimeStatus
 Orchestration = Generator[Any, Any, Any]
@@ -198,6 +203,12 @@ async def effect(key: str) -> str:
 def retrying_effect(context: df.DurableOrchestrationContext) -> Orchestration:
     options = df.RetryOptions(first_retry_interval_in_milliseconds=20, max_number_of_attempts=3)
     return (yield context.call_activity_with_retry("effect", options, given(context)))
+
+
+@bp.orchestration_trigger(context_name="context")
+def versioned(context: df.DurableOrchestrationContext) -> Orchestration:
+    yield context.create_timer(context.current_utc_datetime)
+    return context.version
 
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -520,3 +531,28 @@ async def test_non_deterministic_orchestrator_is_detected() -> None:
     with pytest.raises(AssertionError, match="Non-Deterministic"):
         async with DurableTestHost(app) as strict:
             await strict.wait_for_completion(strict.start("fickle"))
+
+
+async def test_new_instances_carry_the_default_version_as_the_extension_stamps_it() -> None:
+    outputs = []
+    for version in (None, "7"):
+        async with DurableTestHost(app, default_version=version) as versioned_host:
+            instance_id = versioned_host.start("versioned")
+            outputs.append((await versioned_host.wait_for_completion(instance_id)).output)
+    assert outputs[0] == host_json_default_version() != ""  # the project's host.json sets one
+    assert outputs[1] == "7"
+
+
+async def test_a_suspended_instance_keeps_its_events_until_it_is_resumed(
+    host: DurableTestHost,
+) -> None:
+    durable = client(host)
+    instance_id = await durable.start_new("waiter")
+    await host.wait_until(lambda: host.instances[instance_id].custom_status == "waiting")
+    host.suspend(instance_id)
+    await durable.raise_event(instance_id, "go", "later")
+    await asyncio.sleep(0.1)
+    status = await durable.get_status(instance_id)
+    assert (status.runtime_status, status.custom_status) == (Status.Suspended, "waiting")
+    host.resume(instance_id)
+    assert (await host.wait_for_completion(instance_id)).output == '"later"'  # as the client sends
