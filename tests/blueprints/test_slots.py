@@ -20,6 +20,11 @@ async def run_sweep(host: DurableTestHost) -> None:
     await call_timer(host, "reconcile_call_slots")
 
 
+def answered(host: DurableTestHost, call_id: str) -> bool:
+    view = host.instances.get(call_id)
+    return view is not None and (view.custom_status or {}).get("phase") == "active"
+
+
 async def operator(
     host: DurableTestHost, name: str, call_id: str, action: str = ""
 ) -> tuple[int, dict[str, Any]]:
@@ -41,6 +46,7 @@ async def test_a_terminated_call_is_hung_up_and_its_slot_swept_and_a_live_one_is
     kept = await emulator.place_call("silent_caller", webhook_url=webhook)
     killed = await emulator.place_call("silent_caller", webhook_url=webhook)
     await app_host.wait_until(lambda: len(held_slots(app_host)) == 2, what="two slots")
+    await app_host.wait_until(lambda: answered(app_host, killed), what="answered")
 
     await run_sweep(app_host)
     assert set(held_slots(app_host)) == {kept, killed}  # both live: nothing to free
@@ -67,10 +73,7 @@ async def test_a_suspended_call_is_live_for_the_sweep_and_the_operator_api(
         "silent_caller", webhook_url=f"{app_url}/api/calls/incoming"
     )
     await app_host.wait_until(lambda: call_id in held_slots(app_host), what="its slot")
-    await app_host.wait_until(
-        lambda: (app_host.instances[call_id].custom_status or {}).get("phase") == "active",
-        what="answered",
-    )
+    await app_host.wait_until(lambda: answered(app_host, call_id), what="answered")
     app_host.suspend(call_id)
     await run_sweep(app_host)
     assert list(held_slots(app_host)) == [call_id]
