@@ -11,12 +11,15 @@ import azure.functions as func
 
 from activities import names
 from activities._shared import call_control
+from switchboard.call_control import Outcome
 from switchboard.slots import SLOTS_KEY, Slots
 from switchboard.webhook import instance_id_for
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
 SLOTS = df.EntityId(names.CALL_SLOTS, SLOTS_KEY)
+TEMPORARILY_UNAVAILABLE = 480
+"""What a caller still ringing for an orchestration that is gone hears."""
 
 
 @bp.entity_trigger(context_name="context", entity_name=names.CALL_SLOTS)
@@ -54,7 +57,7 @@ _LIVE = frozenset(
 async def reconcile_call_slots(
     timer: func.TimerRequest, client: df.DurableOrchestrationClient
 ) -> None:
-    """Hang up and free the calls whose orchestration is no longer live.
+    """End (hang up, or reject if still ringing) and free the calls whose orchestration is gone.
 
     Every orchestration hangs up and releases its own slot, but one that was terminated by an
     administrator, failed in the engine, or was purged never runs its last step: without this
@@ -69,15 +72,25 @@ async def reconcile_call_slots(
         if status in _LIVE:
             continue
         try:
-            result = await call_control().hangup(call_id)
+            outcome = await _end_at_service(call_id)
         except Exception:  # transient: the slot stays held and the next sweep tries again
-            logger.exception("call %s: hang-up by the sweep failed; trying again later", call_id)
+            logger.exception("call %s: the sweep could not end it; trying again later", call_id)
             continue
         logger.warning(
-            "call %s: its orchestration is %s without having ended the call: hung up at the "
-            "service (%s) and released its slot",
+            "call %s: its orchestration is %s without having ended the call: %s at the service, "
+            "slot released",
             call_id,
             status.value if status is not None else "gone",
-            result.outcome.value,
+            outcome,
         )
         await client.signal_entity(SLOTS, "release", call_id)
+
+
+async def _end_at_service(call_id: str) -> str:
+    """Hang the call up, or reject it if it was never answered; what happened, for the log."""
+    control = call_control()
+    result = await control.hangup(call_id)
+    if result.outcome is Outcome.REFUSED and result.status == 409:  # still ringing
+        rejected = await control.reject(call_id, TEMPORARILY_UNAVAILABLE)
+        return f"rejected ({rejected.outcome.value})"
+    return f"hung up ({result.outcome.value})"

@@ -3,12 +3,14 @@ and their slots freed; a suspended call is live."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import azure.functions as func
 
 from emulator import Emulator
+from emulator.scenario import AcceptFaults, load_scenario
 from switchboard.webhook import instance_id_for
 from tests.blueprints.calls import held_slots, successful
 from tests.conftest import CallEnv
@@ -62,6 +64,27 @@ async def test_a_terminated_call_is_hung_up_and_its_slot_swept_and_a_live_one_is
 
     await emulator.caller_hangup(kept)
     await app_host.wait_for_completion(instance_id_for(kept), timeout=15)
+    assert held_slots(app_host) == {}
+
+
+async def test_a_call_terminated_while_ringing_is_rejected_by_the_sweep(
+    emulator: Emulator, app_host: DurableTestHost, app_url: str, call_env: CallEnv
+) -> None:
+    call_env.set(MAX_CONCURRENT_CALLS="5")
+    slow = dataclasses.replace(load_scenario("greeting"), accept=AcceptFaults(delay_seconds=2.0))
+    call_id = await emulator.place_call(slow, webhook_url=f"{app_url}/api/calls/incoming")
+    await app_host.wait_until(
+        lambda: bool(app_host.activity_calls("accept_call")), what="the accept under way"
+    )
+    app_host.terminate(instance_id_for(call_id), "terminated by an administrator")
+    await app_host.wait_for_completion(instance_id_for(call_id))
+    await run_sweep(app_host)
+    timeline = await emulator.wait_for_end(call_id, timeout=5)
+    assert (timeline["state"], timeline["reason"], timeline["sip_status"]) == (
+        "ended",
+        "rejected",
+        480,
+    )
     assert held_slots(app_host) == {}
 
 
