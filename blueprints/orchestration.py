@@ -25,6 +25,7 @@ from switchboard.call_control import (
 from switchboard.operator import OperatorCommand
 from switchboard.policy import Decision
 from switchboard.realtime.monitor import MonitorOutcome, MonitorRequest, MonitorResult
+from switchboard.realtime.slice import SliceState
 from switchboard.records import CallRecord, CallStart, EndReason, Phase
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class CallFlow:
         self.ring_deadline = self._now_dt() + timedelta(seconds=self.plan.ring_timeout_seconds)
         self.unconfirmed_refer: str | None = None
         self.lost_slices = 0  # in a row: the call's socket could not be held
+        self.slice_state = SliceState()  # from each slice's result into the next one's request
         self.step = names.SCREEN_CALL
         self.operator = context.wait_for_external_event(names.OPERATOR_EVENT)
         self.verify_timer: Any = None
@@ -177,6 +179,7 @@ class CallFlow:
             if isinstance(winner.result, Exception):
                 raise winner.result
             result = MonitorResult.from_dict(winner.result)
+            self.slice_state = result.state
             self.record.monitored(result, self.plan.prices)
             if result.outcome is MonitorOutcome.CALL_ENDED:
                 if leaving is EndReason.TRANSFERRED:
@@ -310,6 +313,7 @@ class CallFlow:
             speak=speak,
             converse=converse,
             silence_seconds=self.plan.silence_seconds if converse else 0,
+            state=self.slice_state,
         )
         return self.ctx.call_activity_with_retry(names.MONITOR_CALL, self.retry, request.to_dict())
 
