@@ -191,6 +191,9 @@ class CallFlow:
                 monitor = self._after_lost_socket(result, verifying)
                 continue
             self.lost_slices = 0
+            if result.outcome is MonitorOutcome.NOT_ATTACHED:
+                yield from self._hang_up_unattached()
+                return
             if result.outcome in _HANG_UPS:
                 yield from self._hang_up(_HANG_UPS[result.outcome])
                 return
@@ -233,6 +236,20 @@ class CallFlow:
         self._phase(Phase.ENDING)
         yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
         self._end(reason)
+
+    def _hang_up_unattached(self) -> Steps:
+        """Answered, but no socket could attach: hang up, or it stays up at the service in silence.
+
+        The service refuses a socket to a call that has ended, so the hang-up's answer says which
+        it was: 404, the caller had gone; done, the call was up and only the socket was refused.
+        """
+        self._phase(Phase.ENDING)
+        result = yield from self._control(names.HANGUP_CALL, {"call_id": self.call_id})
+        if result.outcome is Outcome.CALL_GONE:
+            self._end(EndReason.CALLER_HANGUP)
+            return
+        self.record.errors.append("monitor: the call's socket was refused while the call was up")
+        self._end("error:socket_refused")
 
     def _on_operator(self, data: Any) -> Generator[Any, Any, EndReason | None]:
         """Carry out an operator command; the monitor sees the call end and returns."""

@@ -1,4 +1,4 @@
-"""End to end, what must survive a monitor slice: tool requests, the silence clock, bounds.
+"""End to end, the monitor at its edges: what must survive a slice, and a socket refused at once.
 
 Slices here are a few seconds long so a call crosses several of them quickly. The setting's
 minimum is 60 s, so the test host shortens the plan each orchestration starts with (the only
@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from azure.functions._durable_functions import df_dumps, df_loads
 from azure.functions.decorators.function_app import Function
 
@@ -23,6 +25,7 @@ from tests.blueprints.calls import place_and_finish, requests, successful
 from tests.blueprints.test_receptionist import spoken_instructions
 from tests.conftest import TRANSFER_TARGET, CallEnv
 from tests.support.durable_host import DurableTestHost
+from tests.support.loopback import serve_on_loopback
 
 SHORT_SLICE_SECONDS = 3
 
@@ -111,3 +114,47 @@ async def test_the_silence_limit_runs_across_slices(
     assert spoken_instructions(timeline)[1:] == [CHECK_IN_LINE, SILENCE_GOODBYE_LINE]
     assert record["end_reason"] == "silence"
     assert len(requests(timeline, "hangup")) == 1
+
+
+@pytest.fixture
+async def sockets_refused(emulator: Emulator, call_env: CallEnv) -> AsyncIterator[None]:
+    """The app talks to a service that answers calls but refuses their sockets (404).
+
+    A loopback front passes every REST request to the emulator and refuses every WebSocket
+    handshake, as the service would for a socket URL it cannot match to a live call.
+    """
+
+    async def front(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/realtime"):
+            return web.json_response({"error": {"code": "call_not_found"}}, status=404)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(
+                request.method,
+                emulator.base_url + request.path_qs,
+                headers=headers,
+                data=await request.read(),
+            ) as answer,
+        ):
+            body = await answer.read()
+        return web.Response(status=answer.status, body=body, content_type=answer.content_type)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", front)
+    runner, origin = await serve_on_loopback(app)
+    call_env.set(AZURE_OPENAI_ENDPOINT=origin)
+    yield
+    await runner.cleanup()
+
+
+@pytest.mark.usefixtures("sockets_refused")
+async def test_a_call_answered_whose_socket_is_refused_is_hung_up(
+    emulator: Emulator, app_host: ShortSliceHost, app_url: str
+) -> None:
+    record, timeline = await place_and_finish(emulator, app_host, app_url, "greeting")
+    assert successful(timeline, "accept")
+    assert len(successful(timeline, "hangup")) == 1  # not left up, in silence
+    assert timeline["reason"] == "hangup"
+    assert record["end_reason"] == "error:socket_refused"
+    assert record["errors"] == ["monitor: the call's socket was refused while the call was up"]
