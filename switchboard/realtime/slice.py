@@ -145,13 +145,18 @@ class MonitorResult:
     events: int = 0
     unsaid: str | None = None
     state: SliceState = field(default_factory=SliceState)
+    turns_left_out: int = 0
+    """Turns past the transcript bounds, counted but not kept."""
+    _room: int = field(default=MAX_TRANSCRIPT_CHARS, init=False, repr=False, compare=False)
 
     def add_turn(self, speaker: str, text: str, at: str) -> None:
         """Keep a turn, within the per-turn and per-slice bounds (the record bounds them again)."""
-        kept = sum(len(t.text) for t in self.turns)
-        if len(self.turns) >= MAX_TURNS or kept >= MAX_TRANSCRIPT_CHARS:
+        if len(self.turns) >= MAX_TURNS or self._room <= len(TRUNCATED_MARK):
+            self.turns_left_out += 1
             return
-        self.turns.append(Turn(speaker, bounded_text(text, MAX_TRANSCRIPT_CHARS - kept), at))
+        kept = bounded_text(text, self._room)
+        self._room -= len(kept)
+        self.turns.append(Turn(speaker, kept, at))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the activity output."""
@@ -164,6 +169,7 @@ class MonitorResult:
             "events": self.events,
             "unsaid": self.unsaid,
             "state": self.state.model_dump(mode="json"),
+            "turns_left_out": self.turns_left_out,
         }
 
     @classmethod
@@ -178,6 +184,7 @@ class MonitorResult:
             events=int(data.get("events", 0)),
             unsaid=data.get("unsaid"),
             state=SliceState.model_validate(data.get("state") or {}),
+            turns_left_out=int(data.get("turns_left_out", 0)),
         )
 
 

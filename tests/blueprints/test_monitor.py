@@ -20,6 +20,7 @@ from azure.functions.decorators.function_app import Function
 from emulator import Emulator, parse_scenario
 from switchboard.agent import CHECK_IN_LINE, GOODBYE_LINE, SILENCE_GOODBYE_LINE
 from switchboard.connection import close_connection
+from switchboard.realtime.slice import MAX_TURN_CHARS, TRUNCATED_MARK
 from switchboard.records import CallStart
 from tests.blueprints.calls import place_and_finish, requests, successful
 from tests.blueprints.test_receptionist import spoken_instructions
@@ -158,3 +159,21 @@ async def test_a_call_answered_whose_socket_is_refused_is_hung_up(
     assert timeline["reason"] == "hangup"
     assert record["end_reason"] == "error:socket_refused"
     assert record["errors"] == ["monitor: the call's socket was refused while the call was up"]
+
+
+async def test_an_endless_utterance_is_kept_cut_to_the_turn_bound(
+    emulator: Emulator, app_host: ShortSliceHost, app_url: str
+) -> None:
+    data = {
+        "description": "the caller's transcript is 100,000 characters long",
+        "steps": [
+            GREETED,
+            {"action": "say", "text": "blah " * 20_000, "reply": "I see."},
+            {"action": "hangup"},
+        ],
+    }
+    record, _ = await place_and_finish(emulator, app_host, app_url, parse_scenario("long", data))
+    caller = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
+    assert [len(text) for text in caller] == [MAX_TURN_CHARS]
+    assert caller[0].endswith(TRUNCATED_MARK)
+    assert record["turns_left_out"] == 0
