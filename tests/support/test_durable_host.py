@@ -211,8 +211,8 @@ def one_try_slow(context: df.DurableOrchestrationContext) -> Orchestration:
 @bp.durable_client_input(client_name="client")
 async def reads_itself(key: str, client: df.DurableOrchestrationClient) -> str:
     """An activity with a Durable client, as the worker binds it."""
-    status = await client.get_status(key)
-    return f"{key} is {status.runtime_status.value}"
+    status = (await client.get_status(key)).runtime_status
+    return f"{key} is {status.value if status else None}"
 
 
 @bp.orchestration_trigger(context_name="context")
