@@ -15,13 +15,11 @@ heartbeats and checks it before it answers a tool or asks the agent to speak, an
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from switchboard.agent import (
@@ -34,6 +32,7 @@ from switchboard.agent import (
     UNKNOWN_TOOL_LINE,
 )
 from switchboard.realtime.channel import CallEnded, ChannelDropped, RealtimeChannel
+from switchboard.realtime.ending import LAST_LINES, Ending, monotonic_at, wall_time_of
 from switchboard.realtime.events import (
     AgentTranscript,
     AudioStopped,
@@ -46,7 +45,7 @@ from switchboard.realtime.events import (
     SpeechStarted,
     parse_event,
 )
-from switchboard.realtime.lease import Lease, NoLease, heartbeat_seconds
+from switchboard.realtime.lease import Lease, LeaseKeeper, NoLease, Superseded
 from switchboard.realtime.slice import (
     LEAVING_OUTCOMES,
     MonitorOutcome,
@@ -62,29 +61,8 @@ __all__ = ["CallMonitor", "MonitorOutcome", "MonitorRequest", "MonitorResult", "
 logger = logging.getLogger(__name__)
 
 ChannelFactory = Callable[[], Awaitable[RealtimeChannel]]
-_LAST_LINES = {
-    MonitorOutcome.TRANSFER_REQUESTED: HANDOFF_LINE,
-    MonitorOutcome.END_CALL_REQUESTED: GOODBYE_LINE,
-    MonitorOutcome.SILENCE_TIMEOUT: SILENCE_GOODBYE_LINE,
-}
-"""The line the agent says before the orchestrator acts on each leaving outcome."""
 _CARRIED = frozenset({MonitorOutcome.SLICE_ENDED, MonitorOutcome.SOCKET_LOST})
 """Ends of a slice after which the next slice goes on with what this one accepted."""
-
-
-class _Superseded(Exception):
-    """A newer slice holds the call's lease: this one must not act any more."""
-
-
-@dataclass
-class _Ending:
-    """A tool asked to leave the call; finish once its spoken line has played."""
-
-    outcome: MonitorOutcome
-    department: str | None
-    give_up_at: float
-    response_id: str | None = None
-    done_at: float | None = None
 
 
 class CallMonitor:
@@ -96,15 +74,14 @@ class CallMonitor:
         self._request = request
         self._open_channel = open_channel
         self._lease = lease or NoLease()
-        self._beat_every = heartbeat_seconds(request.slice_seconds)
-        self._next_beat = 0.0
+        self._keeper = LeaseKeeper(self._lease, request.slice_seconds)
         self._result = MonitorResult(MonitorOutcome.SLICE_ENDED)
-        self._ending: _Ending | None = None
+        self._ending: Ending | None = None
         self._to_speak = request.speak  # asked for, not yet begun: sent again after a drop
         self._caller_still_here = False
         state = request.state
         self._attached = state.attached
-        self._heard_at = _monotonic_at(state.silent_since)
+        self._heard_at = monotonic_at(state.silent_since)
         self._checked_in = state.checked_in
         self._agent_speaking = False
         if state.ending is not None:
@@ -124,7 +101,7 @@ class CallMonitor:
         """Monitor until the call ends, a tool ends the slice, or the slice runs out."""
         try:
             return await self._run()
-        except _Superseded:
+        except Superseded:
             logger.warning(
                 "call %s: slice %d stepped aside: a newer slice holds the call",
                 self._request.call_id,
@@ -136,7 +113,8 @@ class CallMonitor:
         call_id = self._request.call_id
         deadline = time.monotonic() + self._request.slice_seconds
         failures = 0
-        await self._beat()
+        await self._keeper.beat()
+        await self._resume_what_a_lost_slice_accepted()
         while time.monotonic() < deadline:
             try:
                 async with await self._open_channel() as channel:
@@ -159,8 +137,7 @@ class CallMonitor:
                 logger.warning(
                     "call %s: socket dropped (%s), reconnecting in %.2fs", call_id, error, delay
                 )
-                await self._beat_if_due()
-                await asyncio.sleep(delay)
+                await self._keeper.sleep(delay)
                 continue
             if outcome is not None:
                 return await self._finish(outcome)
@@ -178,18 +155,16 @@ class CallMonitor:
         while True:
             now = time.monotonic()
             ending = self._ending
-            if ending is not None and (
-                now >= ending.give_up_at or (ending.done_at is not None and now >= ending.done_at)
-            ):
+            if ending is not None and ending.due(now):
                 return ending.outcome
             if now >= deadline:
                 return MonitorOutcome.SLICE_ENDED
-            if now >= self._next_beat:
-                await self._beat()
+            if now >= self._keeper.next_beat:
+                await self._keeper.beat()
                 continue
-            wake_at = min(deadline, self._next_beat)
+            wake_at = min(deadline, self._keeper.next_beat)
             if ending is not None:
-                wake_at = min(wake_at, ending.give_up_at, ending.done_at or ending.give_up_at)
+                wake_at = min(wake_at, ending.wake_at())
             silent_until = self._silent_until()
             if silent_until is not None and ending is None:
                 if now >= silent_until:
@@ -231,47 +206,47 @@ class CallMonitor:
         )
         return result
 
-    def _state(self, ending: _Ending | None) -> SliceState:
+    def _state(self, ending: Ending | None) -> SliceState:
         """What the next slice needs: the silence clock and a leaving request not yet done."""
-        silent_for = 0.0 if self._agent_speaking else time.monotonic() - self._heard_at
-        pending = None
-        if ending is not None:
-            pending = PendingEnd(
-                outcome=ending.outcome.value,  # type: ignore[arg-type]  # a leaving outcome
-                department=ending.department,
-                line_begun=self._to_speak is None,
-            )
+        heard_at = time.monotonic() if self._agent_speaking else self._heard_at
         return SliceState(
-            silent_since=datetime.now(UTC) - timedelta(seconds=max(silent_for, 0.0)),
+            silent_since=wall_time_of(heard_at),
             checked_in=self._checked_in,
             attached=self._attached,
-            ending=pending,
+            ending=None if ending is None else ending.pending(line_begun=self._to_speak is None),
+            lease=self._request.lease,
         )
 
     def _resume(self, pending: PendingEnd) -> None:
         """Go on with a leaving request the last slice accepted but could not finish."""
         outcome = MonitorOutcome(pending.outcome)
         self._begin_ending(outcome, pending.department)
+        self._to_speak = None if pending.line_begun else LAST_LINES[outcome]
         if pending.line_begun:  # it was playing when the last slice ended: let it finish
             assert self._ending is not None
             self._ending.done_at = time.monotonic() + self._request.goodbye_grace_seconds
-        else:
-            self._to_speak = _LAST_LINES[outcome]
 
-    async def _beat(self) -> None:
-        """Renew the lease; a newer slice holding it ends this one."""
-        self._next_beat = time.monotonic() + self._beat_every
-        if not await self._lease.beat():
-            raise _Superseded
+    async def _resume_what_a_lost_slice_accepted(self) -> None:
+        """A leaving request a slice accepted and never returned (its worker or result lost).
 
-    async def _beat_if_due(self) -> None:
-        if time.monotonic() >= self._next_beat:
-            await self._beat()
+        The orchestrator never heard of it; the lease entity kept it.
+        """
+        if self._ending is not None or not self._request.converse:
+            return
+        pending = await self._lease.ending_after(self._request.state.lease)
+        if pending is not None:
+            logger.warning(
+                "call %s: carrying out %s, accepted by a slice that never returned",
+                self._request.call_id,
+                pending.outcome,
+            )
+            self._resume(pending)
 
-    async def _may_act(self) -> None:
-        """Before answering a tool or speaking: only the slice holding the lease does."""
-        if not await self._lease.held():
-            raise _Superseded
+    async def _record_ending(self, line_begun: bool) -> None:
+        """Keep the leaving request with the lease, in case this slice never returns."""
+        ending = self._ending
+        assert ending is not None
+        await self._lease.record(ending.pending(line_begun))
 
     def _silent_until(self) -> float | None:
         """When the current silence runs out, if a silence limit applies."""
@@ -289,6 +264,7 @@ class CallMonitor:
             return
         logger.info("call %s: caller still silent, ending the call", self._request.call_id)
         self._begin_ending(MonitorOutcome.SILENCE_TIMEOUT, None)
+        await self._record_ending(line_begun=False)
         await self._say(channel, SILENCE_GOODBYE_LINE)
 
     def _heard_caller(self) -> None:
@@ -300,12 +276,14 @@ class CallMonitor:
 
     async def _on_response_started(self, event: ResponseStarted, channel: RealtimeChannel) -> None:
         self._agent_speaking = True
+        if self._ending is not None and self._to_speak is not None:
+            await self._record_ending(line_begun=True)
         self._to_speak = None  # the line asked for is under way
 
     async def _say(self, channel: RealtimeChannel, line: str) -> None:
         """Ask the agent to say ``line``; it is asked again on the next socket until it begins."""
         self._to_speak = line
-        await self._may_act()
+        await self._keeper.may_act()
         await _respond(channel, line)
 
     async def _on_caller_transcript(
@@ -350,17 +328,19 @@ class CallMonitor:
     async def _on_function_call(self, call: FunctionCall, channel: RealtimeChannel) -> None:
         """Answer a tool call; the leaving tools also ask the model for its last line."""
         logger.info("call %s: model called %s", self._request.call_id, call.name)
-        await self._may_act()
+        await self._keeper.may_act()
         if not self._request.converse or self._ending is not None:
             await _tool_output(channel, call, {"ok": False, "error": "the call is already ending"})
             return
         if call.name == TRANSFER_CALL:
             department = call.parsed_arguments().get("department")
             self._begin_ending(MonitorOutcome.TRANSFER_REQUESTED, department)
+            await self._record_ending(line_begun=False)
             await _tool_output(channel, call, {"ok": True, "status": "transferring"})
             line = HANDOFF_LINE
         elif call.name == END_CALL:
             self._begin_ending(MonitorOutcome.END_CALL_REQUESTED, None)
+            await self._record_ending(line_begun=False)
             await _tool_output(channel, call, {"ok": True, "status": "ending"})
             line = GOODBYE_LINE
         else:
@@ -369,11 +349,8 @@ class CallMonitor:
         await self._say(channel, line)
 
     def _begin_ending(self, outcome: MonitorOutcome, department: object) -> None:
-        self._ending = _Ending(
-            outcome=outcome,
-            department=department[:100] if isinstance(department, str) and department else None,
-            give_up_at=time.monotonic() + self._request.tool_response_timeout_seconds,
-        )
+        timeout = self._request.tool_response_timeout_seconds
+        self._ending = Ending.begin(outcome, department, timeout)
 
 
 async def _respond(channel: RealtimeChannel, instructions: str) -> None:
@@ -389,11 +366,3 @@ async def _tool_output(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _monotonic_at(wall: datetime | None) -> float:
-    """The monotonic time of a past wall time (now when there is none)."""
-    now = time.monotonic()
-    if wall is None:
-        return now
-    return now - max((datetime.now(UTC) - wall).total_seconds(), 0.0)

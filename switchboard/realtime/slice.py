@@ -74,6 +74,8 @@ class SliceState(BaseModel):
     attached: bool = False
     """A socket has been attached to this call at least once."""
     ending: PendingEnd | None = None
+    lease: int = Field(default=0, ge=0)
+    """The slice that handed this state on (see ``switchboard.realtime.lease``)."""
 
 
 @dataclass(frozen=True)

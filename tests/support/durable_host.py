@@ -532,6 +532,7 @@ class DurableTestHost:
         activity.cancel()
         await asyncio.gather(activity, return_exceptions=True)
         loss.lost_at.append(asyncio.get_running_loop().time())
+        self._notify()
         logger.info("the worker running %s was lost (shutdown=%s)", loss.name, loss.shutdown)
         raise _WorkerLost
 
