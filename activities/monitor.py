@@ -87,10 +87,14 @@ class EntityLease:
         self._claim_seen = False  # a claim that never showed does not silence the call
 
     async def beat(self) -> bool:
-        """Claim the call (first time) or renew the claim; ``False`` once a newer slice holds it."""
+        """Claim the call (first time) or renew the claim; ``False`` once a newer slice holds it.
+
+        A renewal is a signal only (one message per heartbeat): whether a newer slice took over
+        is looked up before every act instead.
+        """
         if self._claimed:
             await self._signal("beat")
-            return await self.held()
+            return True
         await self._signal("claim")
         give_up_at = time.monotonic() + CLAIM_WAIT_SECONDS
         while (standing := await self._standing()) == "contested":  # an older run of this slice

@@ -147,7 +147,7 @@ class Lease(Protocol):
     """A slice's hold on its call, as the monitor uses it."""
 
     async def beat(self) -> bool:
-        """Claim or renew the lease; ``False`` when a newer slice holds it."""
+        """Claim the lease (first call) or renew it; ``False`` when a newer slice holds it."""
 
     async def held(self) -> bool:
         """Whether this slice may still act for the call."""
