@@ -47,15 +47,14 @@ async def app_host(call_env: CallEnv, functions: list[Function]) -> AsyncIterato
     await close_connection()
 
 
-async def test_a_monitor_on_a_lost_worker_is_replaced_and_the_requeued_one_steps_aside(
-    emulator: Emulator, app_host: ShortSliceHost, app_url: str
-) -> None:
-    data = {
+def paused_then_transfer(pause: float) -> dict[str, object]:
+    """The caller is quiet for ``pause`` seconds after the greeting, then asks for a transfer."""
+    return {
         "description": "a long pause while the monitor's worker is lost, then a transfer",
         "refer": {"delay_seconds": 0.2},
         "steps": [
             {"action": "wait_for", "until": "response_done"},
-            {"action": "wait", "seconds": app_host.visibility_timeout + 8},
+            {"action": "wait", "seconds": pause},
             {
                 "action": "say",
                 "text": "Are you there? Put me through, please.",
@@ -66,6 +65,12 @@ async def test_a_monitor_on_a_lost_worker_is_replaced_and_the_requeued_one_steps
             {"action": "wait_for", "until": "refer"},
         ],
     }
+
+
+async def test_a_monitor_on_a_lost_worker_is_replaced_and_the_requeued_one_steps_aside(
+    emulator: Emulator, app_host: ShortSliceHost, app_url: str
+) -> None:
+    data = paused_then_transfer(app_host.visibility_timeout + 8)
     trip = asyncio.Event()
     loss = app_host.lose_worker(names.MONITOR_CALL, when=trip.wait)
     call_id = await emulator.place_call(
@@ -104,3 +109,36 @@ async def test_a_monitor_on_a_lost_worker_is_replaced_and_the_requeued_one_steps
     ]
     assert "superseded" in outcomes  # ...and stepped aside: a newer slice held the call
     assert requests(timeline, "hangup") == []
+
+
+async def test_a_monitor_on_a_host_that_shuts_down_is_picked_up_again_at_once(
+    emulator: Emulator, app_host: ShortSliceHost, app_url: str
+) -> None:
+    trip = asyncio.Event()
+    loss = app_host.lose_worker(names.MONITOR_CALL, when=trip.wait, shutdown=True)
+    call_id = await emulator.place_call(
+        parse_scenario("host shut down", paused_then_transfer(4)),
+        webhook_url=f"{app_url}/api/calls/incoming",
+    )
+    call = emulator.calls[call_id]
+    await call.wait_until(lambda: call.counters.response_done >= 1, RECORD_TIMEOUT)
+    loop = asyncio.get_running_loop()
+    trip.set()  # the host is stopping: the work item is abandoned, back in the queue at once
+    await app_host.wait_until(lambda: bool(loss.lost_at), what="host stopped")
+    await call.wait_until(lambda: len(call.sockets) == 0, RECORD_TIMEOUT)
+    await call.wait_until(lambda: len(call.sockets) > 0, RECORD_TIMEOUT)
+    unmonitored = loop.time() - loss.lost_at[0]
+    print(
+        f"\nunmonitored after a host shut down: {unmonitored:.3f} s (the slice runs again at once)"
+    )
+
+    record = (await app_host.wait_for_completion(call_id, timeout=RECORD_TIMEOUT)).output
+    timeline = await emulator.wait_for_end(call_id)
+    assert record["end_reason"] == "transferred"
+    assert len(successful(timeline, "refer")) == 1
+    assert len(loss.requeued_at) == 1
+    assert (
+        app_host.activity_calls(names.MONITOR_CALL)[0]
+        == app_host.activity_calls(names.MONITOR_CALL)[1]
+    )  # the same slice, run again: no retry spent, no new slice needed
+    assert not [e for e in app_host.instances[call_id].history if e["EventType"] == 6]
