@@ -14,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities import names
+from blueprints.monitor_watch import MonitorWatch
 from blueprints.slots import SLOTS
 from switchboard.agent import TRANSFER_FAILED_LINE, WRAP_UP_LINE, greeting_instruction
 from switchboard.call_control import (
@@ -24,7 +25,6 @@ from switchboard.call_control import (
 )
 from switchboard.operator import OperatorCommand
 from switchboard.policy import Decision
-from switchboard.realtime.lease import LeaseState, lease_key, watch_seconds
 from switchboard.realtime.monitor import MonitorOutcome, MonitorRequest, MonitorResult
 from switchboard.realtime.slice import SliceState
 from switchboard.records import CallRecord, CallStart, EndReason, Phase
@@ -65,10 +65,8 @@ class CallFlow:
         self.unconfirmed_refer: str | None = None
         self.lost_slices = 0  # in a row: the call's socket could not be held
         self.slice_state = SliceState()  # from each slice's result into the next one's request
-        self.lease = 0  # numbers the slices: a newer slice takes the call from an older one
+        self.watch = MonitorWatch(context, self.call_id, self.plan.slice_seconds)
         self.slice_args: tuple[str | None, int | None, bool] = (None, None, True)
-        self.watch: Any = None  # the next look at the running slice's heartbeats
-        self.beats_seen = LeaseState()  # the running slice's lease at the last look
         self.step = names.SCREEN_CALL
         self.operator = context.wait_for_external_event(names.OPERATOR_EVENT)
         self.verify_timer: Any = None
@@ -172,9 +170,10 @@ class CallFlow:
         leaving: EndReason | None = None  # what the socket closing would mean now
         while True:
             waits = [monitor, self.operator] + ([self.verify_timer] if self.verify_timer else [])
-            winner = yield self.ctx.task_any([*waits, self.watch])
-            if winner is self.watch:
-                monitor = yield from self._watch_monitor(monitor)
+            winner = yield self.ctx.task_any([*waits, self.watch.timer])
+            if winner is self.watch.timer:
+                if (yield from self.watch.look(monitor)):
+                    monitor = self._replace_stopped_monitor()
                 continue
             if winner is self.operator:
                 leaving = (yield from self._on_operator(winner.result)) or leaving
@@ -332,9 +331,8 @@ class CallFlow:
         """Schedule a slice; it ends by the next time limit (wrap-up, then the hard end)."""
         limit = self.wrap_up_at or self.hard_end_at
         slice_seconds = min(seconds or self.plan.slice_seconds, self._seconds_left(limit))
-        self.lease, self.slice_args = self.lease + 1, (speak, seconds, converse)
-        self.beats_seen = LeaseState()
-        self._watch_in(watch_seconds(self.plan.slice_seconds))
+        self.slice_args = (speak, seconds, converse)
+        lease = self.watch.started()  # numbered, and watched from now on
         request = MonitorRequest(
             call_id=self.call_id,
             slice_seconds=max(slice_seconds, 1.0),
@@ -342,39 +340,20 @@ class CallFlow:
             converse=converse,
             silence_seconds=self.plan.silence_seconds if converse else 0,
             state=self.slice_state,
-            lease=self.lease,
+            lease=lease,
         )
         return self.ctx.call_activity_with_retry(names.MONITOR_CALL, self.retry, request.to_dict())
 
-    def _watch_monitor(self, monitor: Any) -> Generator[Any, Any, Any]:
-        """Look at the slice's heartbeats: a slice that stopped is replaced under a newer lease.
-
-        A worker that is lost takes its slice with it and reports nothing: Durable runs the slice
-        again only once its queue message reappears, minutes later. The replaced slice steps
-        aside when it comes back (``switchboard.realtime.lease``).
-        """
-        every = watch_seconds(self.plan.slice_seconds)
-        if monitor.is_completed:  # its result is in (the loop takes it next): nothing to watch
-            self._watch_in(every)
-            return monitor
-        entity = df.EntityId(names.MONITOR_LEASE, lease_key(self.call_id))
-        state = LeaseState.from_state((yield self.ctx.call_entity(entity, "get")))
-        if state.alive(self.lease, self.beats_seen):
-            self.beats_seen = state
-            self._watch_in(every)
-            return monitor
+    def _replace_stopped_monitor(self) -> Any:
+        """The running slice stopped beating (its worker lost): the same slice, newer lease."""
         self.step = names.MONITOR_CALL
-        self.record.errors.append(f"monitor: slice {self.lease} stopped beating for {every:.0f}s")
+        lease, every = self.watch.lease, self.watch.every
+        self.record.errors.append(f"monitor: slice {lease} stopped beating for {every:.0f}s")
         self.lost_slices += 1
         if self.lost_slices > self.plan.retry_attempts:
             raise RuntimeError(f"monitor stopped in {self.lost_slices} slices in a row")
-        self._log("monitor slice %d stopped, starting another", self.lease)
+        self._log("monitor slice %d stopped, starting another", lease)
         return self._monitor(*self.slice_args)
-
-    def _watch_in(self, seconds: float) -> None:
-        if self.watch is not None and not self.watch.is_completed:
-            self.watch.cancel()
-        self.watch = self.ctx.create_timer(self._now_dt() + timedelta(seconds=seconds))
 
     def _control(self, name: str, request: dict[str, Any]) -> Generator[Any, Any, ControlResult]:
         self.step = name
