@@ -49,7 +49,11 @@ async def monitor_call(
 
 @bp.entity_trigger(context_name="context", entity_name=names.MONITOR_LEASE)
 def monitor_lease(context: df.DurableEntityContext) -> None:
-    """One call's lease: ``claim`` / ``beat`` / ``release`` / ``pending`` {lease, run}, ``get``."""
+    """One call's lease (``switchboard.realtime.lease``).
+
+    Its slices ``claim``, ``beat`` and record a ``pending`` leaving request ({lease, run}); its
+    orchestration calls ``get`` to watch them and signals ``forget`` {lease} when the call ends.
+    """
     state = LeaseState.from_state(context.get_state(dict))
     operation, request = context.operation_name, context.get_input() or {}
     if operation == "get":
@@ -62,8 +66,8 @@ def monitor_lease(context: df.DurableEntityContext) -> None:
         state.beat(number, run)
     elif operation == "pending":
         state.record(number, run, dict(request["ending"]))
-    elif operation == "release":
-        if state.releases(number):
+    elif operation == "forget":
+        if state.forgets(number):
             context.destruct_on_exit()
             return
     else:
@@ -109,10 +113,6 @@ class EntityLease:
         """Whether no newer slice (or newer run of this one) has claimed the call."""
         standing = await self._standing()
         return standing == "holds" or (standing == "contested" and not self._claim_seen)
-
-    async def release(self) -> None:
-        """The call is over: the entity forgets it."""
-        await self._signal("release")
 
     async def record(self, ending: PendingEnd) -> None:
         """Keep the leaving request in the entity, for a slice that comes after a lost one."""

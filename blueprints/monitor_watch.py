@@ -47,6 +47,11 @@ class MonitorWatch:
         self._arm()
         return False
 
+    def release(self) -> None:
+        """The call is over: its lease entity is deleted (if a slice ever ran)."""
+        if self.lease:
+            self._ctx.signal_entity(self._entity, "forget", {"lease": self.lease})
+
     def _arm(self) -> None:
         if self.timer is not None and not self.timer.is_completed:
             self.timer.cancel()

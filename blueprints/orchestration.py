@@ -84,6 +84,7 @@ class CallFlow:
             self._end(f"error:{failed_step}")
         if self.plan.max_concurrent_calls:  # every call asked for a slot as its first step
             self.ctx.signal_entity(SLOTS, "release", self.call_id)
+        self.watch.release()
         return self.record.to_dict()
 
     def _run(self) -> Steps:

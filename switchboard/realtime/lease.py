@@ -114,8 +114,8 @@ class LeaseState:
         since = seen.beats if (seen.lease, seen.run) == (self.lease, self.run) else 0
         return self.lease == number and self.beats - since >= LIVE_BEATS
 
-    def releases(self, number: int) -> bool:
-        """Whether slice ``number`` may forget the lease (the call is over)."""
+    def forgets(self, number: int) -> bool:
+        """Whether the lease may be forgotten: the orchestration, past slice ``number``, ended."""
         return number >= self.lease
 
     def to_state(self) -> dict[str, Any]:
@@ -152,9 +152,6 @@ class Lease(Protocol):
     async def held(self) -> bool:
         """Whether this slice may still act for the call."""
 
-    async def release(self) -> None:
-        """The call is over: forget its lease."""
-
     async def record(self, ending: PendingEnd) -> None:
         """Keep a leaving request this slice accepted, until the orchestrator has acted on it."""
 
@@ -172,9 +169,6 @@ class NoLease:
     async def held(self) -> bool:
         """Always held."""
         return True
-
-    async def release(self) -> None:
-        """Nothing to forget."""
 
     async def record(self, ending: PendingEnd) -> None:
         """Nowhere to keep it."""

@@ -194,8 +194,6 @@ class CallMonitor:
         if outcome is MonitorOutcome.SOCKET_LOST and not carried:
             result.unsaid = self._to_speak
         result.state = self._state(ending if carried else None)
-        if outcome in (MonitorOutcome.CALL_ENDED, MonitorOutcome.NOT_ATTACHED):
-            await self._lease.release()
         logger.info(
             "call %s: monitor slice ended: %s after %d events, %d reconnects%s",
             self._request.call_id,

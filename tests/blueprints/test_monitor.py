@@ -20,6 +20,7 @@ from azure.functions.decorators.function_app import Function
 from emulator import Emulator, parse_scenario
 from switchboard.agent import CHECK_IN_LINE, GOODBYE_LINE, SILENCE_GOODBYE_LINE
 from switchboard.connection import close_connection
+from switchboard.realtime.lease import lease_key
 from switchboard.realtime.slice import MAX_TURN_CHARS, TRUNCATED_MARK
 from switchboard.records import CallStart
 from tests.blueprints.calls import place_and_finish, requests, successful
@@ -104,6 +105,8 @@ async def test_an_end_call_whose_socket_is_lost_is_carried_out_by_the_next_slice
     assert said.count(GOODBYE_LINE) >= 2  # asked, lost with the socket, asked again
     assert len(successful(timeline, "hangup")) == 1
     assert record["end_reason"] == "agent_end_call"
+    lease = app_host.entities[f"@monitor_lease@{lease_key(record['call_id'])}"]
+    assert not lease.exists  # the orchestration forgot the call's lease as it ended
 
 
 async def test_the_silence_limit_runs_across_slices(

@@ -32,9 +32,6 @@ class SharedLease:
     async def held(self) -> bool:
         return self._state.standing(self._number, self._run) == "holds"
 
-    async def release(self) -> None:
-        """Kept: the test looks at the state afterwards."""
-
     async def record(self, ending: PendingEnd) -> None:
         self._state.record(self._number, self._run, ending.model_dump(mode="json"))
 
