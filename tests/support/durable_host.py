@@ -36,7 +36,8 @@ What it emulates (from the azure-functions-durable 1.7 SDK and the Durable exten
 * Replay determinism: actions already acted on must be emitted again, identically, on every
   replay; otherwise the instance fails (as DTFx does) and the problem is reported loudly.
 
-What it does not emulate: storage, queues, partitions, leases, scale-out, message duplication or
+What it does not emulate: storage, queues (beyond a lost work item's return), partitions, leases,
+scale-out, message duplication or
 reordering, sub-orchestrations, durable HTTP (``call_http``), suspend/resume/rewind/restart,
 entity locking and entity-to-entity signals. Each new event gets its own episode (the real host may
 batch several); episodes of one instance never overlap, instances run concurrently on one loop.
