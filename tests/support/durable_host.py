@@ -37,10 +37,10 @@ What it emulates (from the azure-functions-durable 1.7 SDK and the Durable exten
   replay; otherwise the instance fails (as DTFx does) and the problem is reported loudly.
 
 What it does not emulate: storage, queues (beyond a lost work item's return), partitions, leases,
-scale-out, message duplication or
-reordering, sub-orchestrations, durable HTTP (``call_http``), suspend/resume/rewind/restart,
-entity locking and entity-to-entity signals. Each new event gets its own episode (the real host may
-batch several); episodes of one instance never overlap, instances run concurrently on one loop.
+scale-out, message duplication or reordering, sub-orchestrations, durable HTTP (``call_http``),
+suspend/resume/rewind/restart, entity locking and entity-to-entity signals. Each new event gets its
+own episode (the real host may batch several); episodes of one instance never overlap, instances
+run concurrently on one loop.
 """
 
 from __future__ import annotations
