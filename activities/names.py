@@ -9,6 +9,7 @@ REFER_CALL = "refer_call"
 HANGUP_CALL = "hangup_call"
 SAY_LINE = "say_line"
 CALL_SLOTS = "call_slots"
+MONITOR_LEASE = "monitor_lease"
 OPERATOR_EVENT = "operator"
 ACTIVITIES = (
     SCREEN_CALL,

@@ -9,6 +9,12 @@ from typing import Any
 
 from switchboard.policy import Decision
 from switchboard.realtime.monitor import MonitorResult
+from switchboard.realtime.slice import (
+    MAX_TRANSCRIPT_CHARS,
+    MAX_TURNS,
+    TRUNCATED_MARK,
+    bounded_text,
+)
 from switchboard.usage import Prices, Usage
 from switchboard.webhook import IncomingCall
 
@@ -126,6 +132,7 @@ class CallRecord:
     transfers: list[dict[str, str]] = field(default_factory=list)
     commands: list[dict[str, str]] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
+    turns_left_out: int = 0
     usage: Usage = field(default_factory=Usage)
     estimated_cost_usd: float = 0.0
     monitor_slices: int = 0
@@ -141,19 +148,24 @@ class CallRecord:
         self.after_hours = decision.after_hours
 
     def monitored(self, result: MonitorResult, prices: Prices) -> None:
-        """Add what one monitor slice saw; turn offsets count from the answer."""
+        """Add what one monitor slice saw; turn offsets count from the answer.
+
+        The transcript is bounded (``MAX_TURNS``, ``MAX_TRANSCRIPT_CHARS``): turns past the
+        bounds are counted in ``turns_left_out``, and a cut turn ends with a marker.
+        """
         answered = datetime.fromisoformat(self.accepted_at or self.received_at)
-        self.turns.extend(
-            {
-                "speaker": t.speaker,
-                "text": t.text,
-                "at": t.at,
-                "offset_seconds": round(
-                    (datetime.fromisoformat(t.at) - answered).total_seconds(), 3
-                ),
-            }
-            for t in result.turns
-        )
+        room = MAX_TRANSCRIPT_CHARS - sum(len(turn["text"]) for turn in self.turns)
+        self.turns_left_out += result.turns_left_out
+        for t in result.turns:
+            if len(self.turns) >= MAX_TURNS or room <= len(TRUNCATED_MARK):
+                self.turns_left_out += 1
+                continue
+            text = bounded_text(t.text, room)
+            room -= len(text)
+            offset = (datetime.fromisoformat(t.at) - answered).total_seconds()
+            self.turns.append(
+                {"speaker": t.speaker, "text": text, "at": t.at, "offset_seconds": round(offset, 3)}
+            )
         self.usage += result.usage
         self.estimated_cost_usd = prices.cost(self.usage)
         self.monitor_slices += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator import Emulator
+from emulator import Emulator, Scenario
 from tests.support.durable_host import DurableTestHost
 
 RECORD_TIMEOUT = 15.0
@@ -14,7 +14,7 @@ async def place_and_finish(
     emulator: Emulator,
     app_host: DurableTestHost,
     app_url: str,
-    scenario: str,
+    scenario: str | Scenario,
     *,
     time_scale: float | None = None,
     timeout: float = RECORD_TIMEOUT,

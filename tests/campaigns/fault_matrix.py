@@ -477,10 +477,6 @@ def build_cells() -> list[Cell | NotApplicable]:
 
 
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("activity crash once", "tool call"): (
-        "a monitor slice that saw transfer_call and then failed is retried, but the tool call "
-        "is not seen again: the transfer never happens"
-    ),
     ("activity crash once", "transfer"): (
         "a refer_call that REFERred and then failed is retried, gets 404 (the caller is gone, "
         "transferred), and the call is recorded as call_gone / caller_hangup"

@@ -211,6 +211,26 @@ def versioned(context: df.DurableOrchestrationContext) -> Orchestration:
     return context.version
 
 
+@bp.orchestration_trigger(context_name="context")
+def one_try_slow(context: df.DurableOrchestrationContext) -> Orchestration:
+    """A slow activity allowed one attempt: a TaskFailed would fail the instance."""
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=20, max_number_of_attempts=1)
+    return (yield context.call_activity_with_retry("slow", options, given(context)))
+
+
+@bp.activity_trigger(input_name="key")
+@bp.durable_client_input(client_name="client")
+async def reads_itself(key: str, client: df.DurableOrchestrationClient) -> str:
+    """An activity with a Durable client, as the worker binds it."""
+    status = (await client.get_status(key)).runtime_status
+    return f"{key} is {status.value if status else None}"
+
+
+@bp.orchestration_trigger(context_name="context")
+def introspective(context: df.DurableOrchestrationContext) -> Orchestration:
+    return (yield context.call_activity("reads_itself", context.instance_id))
+
+
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(bp)
 
@@ -556,3 +576,31 @@ async def test_a_suspended_instance_keeps_its_events_until_it_is_resumed(
     assert (status.runtime_status, status.custom_status) == (Status.Suspended, "waiting")
     host.resume(instance_id)
     assert (await host.wait_for_completion(instance_id)).output == '"later"'  # as the client sends
+
+
+@pytest.mark.parametrize("shutdown", [False, True])
+async def test_a_lost_worker_reports_nothing_and_its_work_item_runs_again(
+    host: DurableTestHost, shutdown: bool
+) -> None:
+    host.visibility_timeout = 1.5
+    trip = asyncio.Event()
+    loss = host.lose_worker("slow", when=trip.wait, shutdown=shutdown)
+    name = f"lost-{shutdown}"
+    instance_id = host.start("one_try_slow", name)
+    await host.wait_until(lambda: len(host.activity_calls("slow")) == 1)
+    trip.set()
+    await host.wait_until(lambda: len(host.activity_calls("slow")) == 2, timeout=5)
+    gate.setdefault(name, asyncio.Event()).set()
+    view = await host.wait_for_completion(instance_id)
+    assert view.output == f"{name} done"  # one attempt allowed, and it was not spent
+    assert [e for e in view.history if e["EventType"] == 6] == []  # no TaskFailed
+    assert scheduled(view, "slow") == 1  # the same work item, run twice
+    assert len(loss.lost_at) == len(loss.requeued_at) == 1
+    waited = loss.requeued_at[0] - loss.lost_at[0]
+    # abandoned: picked up again at once; vanished: only after the visibility timeout
+    assert waited < 1.5 if shutdown else waited >= 1.5
+
+
+async def test_activities_get_a_durable_client(host: DurableTestHost) -> None:
+    view = await host.wait_for_completion(host.start("introspective", instance_id="me"))
+    assert view.output == "me is Running"
