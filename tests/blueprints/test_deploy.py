@@ -31,6 +31,12 @@ def scheduled(history: list[dict[str, Any]]) -> list[str]:
     return [e["Name"] for e in history if e["EventType"] == 4]
 
 
+def monitor_leases(history: list[dict[str, Any]]) -> list[int]:
+    """The lease of every monitor slice scheduled (0: none, as version 1 schedules them)."""
+    slices = [e for e in history if e["EventType"] == 4 and e["Name"] == names.MONITOR_CALL]
+    return [int(json.loads(e["Input"])["lease"]) for e in slices]
+
+
 def test_new_calls_start_under_the_version_the_code_runs() -> None:
     assert host_json_default_version() == str(VERSION)
 
@@ -49,10 +55,14 @@ async def test_a_call_started_under_version_1_finishes_under_version_2(
     assert len(successful(timeline, "accept")) == 1
     assert scheduled(view.history)[0] == names.SCREEN_CALL
     assert app_host.problems == []
+    # its slices keep version 1's schedule too: no lease, so no watch timer or lease entity
+    assert monitor_leases(view.history) == [0]
+    assert not any("monitor_lease" in json.dumps(e) for e in view.history)
 
     record, _ = await place_and_finish(emulator, app_host, app_url, "greeting")
     fresh = app_host.instances[record["call_id"]].history
     assert names.SCREEN_CALL not in scheduled(fresh)  # the code did change between versions
+    assert monitor_leases(fresh) == [1]  # version 2 numbers and watches its slices
 
 
 async def test_without_the_version_the_new_code_would_break_the_call(
