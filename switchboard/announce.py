@@ -4,6 +4,10 @@ The conversation's monitor keeps its own socket meanwhile and records the line l
 (every socket of a call shares its session). This exists for lines the orchestration must have
 said while a monitor slice is running, which it cannot reach: an operator transfer's hand-off
 line, and the notice that a transfer did not go through.
+
+It neither claims nor reads the monitor lease (``switchboard.realtime.lease``): it is not a
+slice, and a claim would make the running slice step aside (it would stop answering tools). The
+orchestrator waits for the line before anything else, so no newer slice starts meanwhile.
 """
 
 from __future__ import annotations
