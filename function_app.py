@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import accept, analyze, events, hangup, monitor, refer, reject, screen, store
+from activities import accept, analyze, events, hangup, monitor, refer, reject, say, screen, store
 from blueprints import ingress, operator, orchestration, records, slots
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -23,5 +23,6 @@ for blueprint in (
     store.bp,
     events.bp,
     analyze.bp,
+    say.bp,
 ):
     app.register_functions(blueprint)

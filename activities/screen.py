@@ -1,4 +1,9 @@
-"""Activity: screen the caller against the configured policy, before anything is answered."""
+"""Activity: screen the caller, for calls started under orchestration version 1 only.
+
+Version 2 screens at ingress. A version-1 call still ringing when version 2 is deployed replays
+this step, so it stays registered until no version-1 call can be live (an hour after the deploy:
+calls last at most 59 minutes); then it goes, with the version-1 branch in the orchestration.
+"""
 
 import logging
 from datetime import datetime

@@ -2,10 +2,10 @@
 
 The whole path is real except the Functions host: the emulator signs and POSTs the webhook over
 HTTP to the ingress function (served by ``devhost/http_front.py``), which starts the
-orchestration in the Durable test host; the orchestrator runs ``screen_call`` (and asks the
-``call_slots`` entity for a slot at the same time, so admission control adds no round trip of its
-own), then ``record_call_started`` (the call's live row in the call store, on an in-memory
-Azurite) and ``accept_call``, whose REST request reaches the emulator. The emulator's call timeline
+orchestration in the Durable test host with the screening decision ingress took; the
+orchestrator asks the ``call_slots`` entity for a slot, then runs ``record_call_started`` (the
+call's live row in the call store, on an in-memory Azurite) and ``accept_call``, whose REST
+request reaches the emulator. The emulator's call timeline
 gives both ends on one clock: ``t`` is seconds since the call was placed (the webhook is sent at
 once), and the ``accept`` request entry is written when the emulator answers it.
 

@@ -6,7 +6,7 @@ real function through the Durable test host exactly as ``devhost/http_front.py``
 orchestration over the Durable HTTP API on loopback.
 
 The orchestrations are left to run, as they would in a worker that also hosts them: settings
-point at an emulator that does not know these call ids, so ``screen_call`` runs and
+point at an emulator that does not know these call ids, so (the caller screened in ingress)
 ``accept_call`` gets a 404 and the call ends as ``caller_gone``. That background work shares the
 event loop (and the core) with the HTTP function, like in production; its cost is inside the
 measured latencies, and the table reports how many orchestrations finished.

@@ -5,6 +5,7 @@ answers in milliseconds: no Azure OpenAI request happens here, only a Durable st
 """
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -15,6 +16,7 @@ from blueprints._http import error_response, json_response
 from switchboard.connection import get_connection
 from switchboard.records import CallStart
 from switchboard.settings import SettingsError, get_settings
+from switchboard.sip import mask_number
 from switchboard.untrusted import shown
 from switchboard.webhook import (
     IgnoredEvent,
@@ -52,7 +54,17 @@ async def incoming_call(
     if isinstance(parsed, IgnoredEvent):
         logger.info("webhook %s: ignored event type %s", webhook_id, shown(parsed.event_type))
         return json_response(200, {"ignored": parsed.event_type})
-    start = CallStart(parsed, settings.plan())
+    # Screening is pure policy: decided here, as the call arrives, it costs no Durable round trip,
+    # a refused caller never asks for a slot, and the decision travels in the input (replay-safe).
+    decision = settings.policy.screen(parsed, datetime.now(UTC))
+    logger.info(
+        "call %s from %s: %s (%s)",
+        parsed.call_id,
+        mask_number(decision.caller),
+        "accept" if decision.accept else "reject",
+        decision.reason,
+    )
+    start = CallStart(parsed, settings.plan(), decision)
     started = await start_once(client, parsed.instance_id, start.to_dict())
     logger.info(
         "call %s (webhook %s): %s",

@@ -1,10 +1,14 @@
 """The operator API (function-key auth): look at a call, transfer it, hang it up.
 
-Commands reach the running orchestration as an external event; the orchestrator waits on the
-monitor and on these at once, so a command acts within one replay.
+Commands reach the running orchestration as an external event carrying an id made here (and
+returned in the 202), so the orchestration acts on each once. What a command does in each phase
+is the orchestration's to decide (``switchboard.operator.refusal``); this API answers 409 early
+when the phase it can see already refuses the command, and 429 once the call has taken its
+share of commands.
 """
 
 import logging
+import uuid
 from typing import Any
 
 import azure.durable_functions as df
@@ -13,15 +17,24 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 
 from activities import names
 from blueprints._http import error_response, json_response
-from switchboard.operator import OperatorCommand
+from switchboard.operator import COMMANDS_PER_CALL, OperatorCommand, refusal
+from switchboard.records import Phase
 from switchboard.settings import get_settings
 from switchboard.store.calls import stored_record
+from switchboard.untrusted import shown
 from switchboard.webhook import instance_id_for
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
 
-_LIVE = frozenset({"Pending", "Running", "ContinuedAsNew"})
+_LIVE = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})
+"""A suspended call is still up at the service: it is live, and commands wait for its resume."""
+_REFUSED = {
+    "not_answered": "call not answered yet",
+    "transfer_in_progress": "a transfer is in progress",
+    "ending": "call is ending",
+    "ended": "call has ended",
+}
 
 
 @bp.route(route="calls/{call_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
@@ -46,7 +59,7 @@ async def transfer_live_call(
 ) -> func.HttpResponse:
     """Transfer a live call to ``target_uri`` or the configured target."""
     try:
-        command = OperatorCommand.transfer(req.get_body(), get_settings().transfer_rules)
+        command = OperatorCommand.transfer(_new_id(), req.get_body(), get_settings().transfer_rules)
     except ValueError as error:
         return error_response(400, str(error))
     return await _send(client, req.route_params["call_id"], command)
@@ -58,7 +71,11 @@ async def hang_up_live_call(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """Hang up a live call."""
-    return await _send(client, req.route_params["call_id"], OperatorCommand("hangup"))
+    return await _send(client, req.route_params["call_id"], OperatorCommand(_new_id(), "hangup"))
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
 
 
 async def _send(
@@ -70,6 +87,10 @@ async def _send(
         return error_response(404, "unknown call")
     if status.runtime_status.value not in _LIVE:
         return error_response(409, "call has ended")
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    refused = _refused_now(command, custom)
+    if refused is not None:
+        return refused
     try:
         await client.raise_event(instance_id, names.OPERATOR_EVENT, command.to_event())
     except Exception:  # the SDK raises a bare Exception; 410 Gone when the call ended meanwhile
@@ -77,8 +98,28 @@ async def _send(
         if status.runtime_status is not None and status.runtime_status.value not in _LIVE:
             return error_response(409, "call has ended")
         raise
-    logger.info("call %s: operator %s requested", call_id, command.action)
-    return json_response(202, {"call_id": call_id, "action": command.action, "accepted": True})
+    logger.info("call %s: operator %s requested (%s)", shown(call_id), command.action, command.id)
+    return json_response(
+        202,
+        {"call_id": call_id, "action": command.action, "command_id": command.id, "accepted": True},
+    )
+
+
+def _refused_now(command: OperatorCommand, custom: dict[str, Any]) -> func.HttpResponse | None:
+    """409 when the phase the orchestration last showed refuses ``command``; 429 past the limit.
+
+    The phase may be a moment old: the orchestration decides again on arrival, and a command it
+    refuses then is listed in the record with its reason.
+    """
+    commands = custom.get("commands")
+    if isinstance(commands, int) and commands >= COMMANDS_PER_CALL:
+        return error_response(429, f"this call has taken its {COMMANDS_PER_CALL} commands")
+    try:
+        phase = Phase(str(custom.get("phase")))
+    except ValueError:
+        return None  # not started yet (or an older orchestration): let it decide
+    why = refusal(command.action, phase)
+    return None if why is None else error_response(409, _REFUSED.get(why, why))
 
 
 def _view(call_id: str, status: DurableOrchestrationStatus) -> dict[str, Any]:

@@ -43,12 +43,14 @@ def event(kind: HistoryEventType, event_id: int = -1, **fields: Any) -> Event:
     }
 
 
-def execution_started(name: str, input_: Any, instance_id: str, execution_id: str) -> Event:
+def execution_started(
+    name: str, input_: Any, instance_id: str, execution_id: str, version: str = ""
+) -> Event:
     """Build the ExecutionStarted event; the SDK requires ``Version`` to be present."""
     return event(
         HistoryEventType.EXECUTION_STARTED,
         Name=name,
-        Version="",
+        Version=version,
         Input=input_,
         OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
         ParentInstance=None,

@@ -20,13 +20,25 @@ What it emulates (from the azure-functions-durable 1.7 SDK and the Durable exten
   with :class:`ActivityCrash` before the activity runs, after it ran (its effects happened, its
   result is lost), or while it runs (cancelled when a trigger the test gives completes). Nothing in
   the app is patched; Durable's retries and the orchestrator's failure path see a real TaskFailed.
+* Lost workers (``lose_worker``), as the real host handles them, which is not a TaskFailed: the
+  invocation is cancelled where it stands, nothing reaches the orchestration, the retry budget is
+  untouched, and the same work item (same task id) runs again later. A host that shuts down
+  abandons it (the extension's ``OutOfProcMiddleware.CallActivityAsync`` throws
+  ``SessionAbortedException`` "to abort the current execution and force a durable retry", in
+  Azure/azure-functions-durable-extension), so it is picked up again at once; a worker that
+  vanished leaves its queue message invisible until the work-item queue's visibility timeout
+  passes (``WorkItemQueueVisibilityTimeout``, 5 minutes by default on Azure Storage:
+  ``AzureStorageOptions.WorkItemQueueVisibilityTimeout``), scaled down here by
+  ``visibility_timeout``.
+* Activities get a ``durable_client_input`` binding like HTTP functions do.
 * The Durable HTTP API (see ``durable_api``) on 127.0.0.1, so the SDK's real
   ``DurableOrchestrationClient`` works unchanged against ``client_binding()``.
 * Replay determinism: actions already acted on must be emitted again, identically, on every
   replay; otherwise the instance fails (as DTFx does) and the problem is reported loudly.
 
-What it does not emulate: storage, queues, partitions, leases, scale-out, message duplication or
-reordering, sub-orchestrations, durable HTTP (``call_http``), suspend/resume/rewind/restart,
+What it does not emulate: storage, queues (beyond a lost work item's return), partitions, leases,
+scale-out, message duplication or reordering, sub-orchestrations, durable HTTP (``call_http``),
+rewind/restart (suspend and resume are methods of the host only, not routes of its HTTP API),
 entity locking and entity-to-entity signals. Each new event gets its own episode (the real host may
 batch several); episodes of one instance never overlap, instances run concurrently on one loop.
 """
@@ -43,6 +55,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -86,6 +99,12 @@ _INDEX: weakref.WeakKeyDictionary[func.FunctionRegister, list[Function]] = (
 )
 
 
+def host_json_default_version() -> str:
+    """The project's host.json ``extensions.durableTask.defaultVersion`` (empty if unset)."""
+    host_json = json.loads((Path(__file__).parents[2] / "host.json").read_text(encoding="utf-8"))
+    return str(host_json["extensions"]["durableTask"].get("defaultVersion", ""))
+
+
 def indexed_functions(app: func.FunctionRegister) -> list[Function]:
     """Index ``app`` once per process: ``get_functions()`` refuses a second call."""
     if app not in _INDEX:
@@ -115,6 +134,14 @@ class UnsupportedActionError(RuntimeError):
 
 class ActivityCrash(RuntimeError):
     """What an injected crash (``DurableTestHost.fail_activity``) fails an activity with."""
+
+
+class _WorkerLost(Exception):
+    """The worker running an activity is gone: no result, no failure, the work item runs again."""
+
+
+WORK_ITEM_VISIBILITY_TIMEOUT = 300.0
+"""Azure Storage's default ``WorkItemQueueVisibilityTimeout``: when a lost work item reappears."""
 
 
 CrashWhen = Literal["before", "after"] | Callable[[], Awaitable[object]]
@@ -151,6 +178,32 @@ class ActivityFault:
     def when_text(self) -> str:
         """``before``, ``after`` or ``during``."""
         return self.when if isinstance(self.when, str) else "during"
+
+
+@dataclass
+class WorkerLoss:
+    """Workers armed to be lost by ``lose_worker``, and when each lost work item ran again."""
+
+    name: str
+    when: Callable[[], Awaitable[object]]
+    shutdown: bool
+    """The host shut down (the work item is abandoned, back at once) or the worker vanished."""
+    times: int = 1
+    instance_id: str | None = None
+    match: Callable[[Any], bool] | None = None
+    lost_at: list[float] = field(default_factory=list)
+    """Loop times (``loop.time()``) at which a worker running the activity was lost."""
+    requeued_at: list[float] = field(default_factory=list)
+    """Loop times at which a lost work item was picked up again."""
+
+    def armed_for(self, name: str, instance_id: str, value: Any) -> bool:
+        """Whether this invocation runs on a worker that is to be lost."""
+        return (
+            name == self.name
+            and len(self.lost_at) < self.times
+            and self.instance_id in (None, instance_id)
+            and (self.match is None or self.match(value))
+        )
 
 
 @dataclass
@@ -213,11 +266,25 @@ class _Runtime:
     timers: set[asyncio.Task[None]] = field(default_factory=set)
     activities: set[asyncio.Task[None]] = field(default_factory=set)
     runner: asyncio.Task[None] | None = None
+    resumed: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
+    """Cleared while the instance is suspended: its episodes wait, its messages are kept."""
 
     def allocate_id(self) -> int:
         """Hand out task ids in the order the SDK's sequence numbers do."""
         self.next_id += 1
         return self.next_id - 1
+
+
+def _set(flag: asyncio.Event) -> asyncio.Event:
+    flag.set()
+    return flag
+
+
+async def _call_activity(function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """Call an activity as the worker does: ``async def`` on the loop, others in a thread."""
+    if inspect.iscoroutinefunction(function):
+        return await function(**kwargs)
+    return await asyncio.to_thread(function, **kwargs)
 
 
 def _normalized(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -250,12 +317,20 @@ class DurableTestHost:
             "NonRunningStates", "AnyState"
         ] = "NonRunningStates",
         raise_on_problems: bool = True,
+        default_version: str | None = None,
     ) -> None:
-        """Index the app's functions; nothing runs until the host is entered."""
+        """Index the app's functions; nothing runs until the host is entered.
+
+        ``default_version`` is stamped on new orchestrations (``context.version``); by default
+        the project's host.json ``durableTask.defaultVersion``, as the extension does.
+        """
         functions = indexed_functions(app) if isinstance(app, func.FunctionRegister) else app
         self.task_hub = task_hub
         self.dedupe_running = overridable_existing_instance_states == "NonRunningStates"
         self.raise_on_problems = raise_on_problems
+        self.default_version = (
+            host_json_default_version() if default_version is None else default_version
+        )
         self.instances: dict[str, InstanceView] = {}
         self.starts: dict[str, int] = {}
         """How many times each instance id was started (a restart replaces its view)."""
@@ -264,6 +339,11 @@ class DurableTestHost:
         self._orchestrators: dict[str, Callable[[Any], str]] = {}
         self._activities: dict[str, tuple[Callable[..., Any], str]] = {}
         self._entity_handlers: dict[str, Callable[[Any], str]] = {}
+        self._activity_clients: dict[str, list[str]] = {}
+        """Activity name → its ``durableClient`` parameters (bound like an HTTP function's)."""
+        self.visibility_timeout = WORK_ITEM_VISIBILITY_TIMEOUT
+        """How long a lost worker's work item stays invisible (tests scale it down)."""
+        self._losses: list[WorkerLoss] = []
         self.functions: dict[str, Function] = {}
         """Every indexed function by name (read-only by convention)."""
         for function in functions:
@@ -276,6 +356,9 @@ class DurableTestHost:
                 self._orchestrators[name] = function.get_user_function()
             elif trigger["type"] == "activityTrigger":
                 self._activities[name] = (function.get_user_function(), trigger["name"])
+                self._activity_clients[name] = [
+                    b["name"] for b in bindings if b["type"] == "durableClient"
+                ]
             elif trigger["type"] == "entityTrigger":
                 self._entity_handlers[name.lower()] = function.get_user_function()
         self._calls: dict[str, list[Any]] = {}
@@ -402,14 +485,12 @@ class DurableTestHost:
         return next((f for f in self._faults if f.armed_for(name, instance_id, value)), None)
 
     async def _invoke_activity(
-        self, function: Callable[..., Any], parameter: str, value: Any, fault: ActivityFault | None
+        self, function: Callable[..., Any], kwargs: dict[str, Any], fault: ActivityFault | None
     ) -> Any:
         """Run the activity like the worker, with the injected crash ``fault`` if any."""
 
         async def run() -> Any:
-            if inspect.iscoroutinefunction(function):
-                return await function(**{parameter: value})
-            return await asyncio.to_thread(function, **{parameter: value})
+            return await _call_activity(function, kwargs)
 
         if fault is None:
             return await run()
@@ -430,6 +511,59 @@ class DurableTestHost:
             await asyncio.gather(activity, return_exceptions=True)
             raise fault.crash()
         return activity.result()
+
+    # ------------------------------------------------------------------------- lost workers
+
+    def lose_worker(
+        self,
+        name: str,
+        *,
+        when: Callable[[], Awaitable[object]],
+        shutdown: bool = False,
+        times: int = 1,
+        instance_id: str | None = None,
+        match: Callable[[Any], bool] | None = None,
+    ) -> WorkerLoss:
+        """Lose the worker running activity ``name`` once the awaitable ``when()`` completes.
+
+        The invocation is cancelled where it stands and reports nothing: no TaskFailed, no retry
+        spent. Its work item runs again (same task id) at once if the host shut down
+        (``shutdown=True``, an abandoned work item), else once ``visibility_timeout`` has passed.
+        ``times`` invocations are lost, only for ``instance_id`` and inputs ``match`` accepts.
+        """
+        if name not in self._activities:
+            raise ValueError(f"{name!r} is not an activity of this app: {sorted(self._activities)}")
+        loss = WorkerLoss(name, when, shutdown, times, instance_id, match)
+        self._losses.append(loss)
+        return loss
+
+    def _armed_loss(self, name: str, instance_id: str, value: Any) -> WorkerLoss | None:
+        return next((w for w in self._losses if w.armed_for(name, instance_id, value)), None)
+
+    async def _run_on_a_lost_worker(
+        self, function: Callable[..., Any], kwargs: dict[str, Any], loss: WorkerLoss
+    ) -> Any:
+        """Run the activity until ``loss.when()`` completes; then its worker is gone."""
+        activity = asyncio.ensure_future(_call_activity(function, kwargs))
+        trigger = asyncio.ensure_future(loss.when())
+        try:
+            await asyncio.wait({activity, trigger}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            trigger.cancel()
+        if activity.done():
+            return activity.result()
+        activity.cancel()
+        await asyncio.gather(activity, return_exceptions=True)
+        loss.lost_at.append(asyncio.get_running_loop().time())
+        self._notify()
+        logger.info("the worker running %s was lost (shutdown=%s)", loss.name, loss.shutdown)
+        raise _WorkerLost
+
+    async def _requeue_lost(self, loss: WorkerLoss) -> None:
+        """Wait until the lost work item is picked up again: at once if abandoned."""
+        await asyncio.sleep(0.0 if loss.shutdown else self.visibility_timeout)
+        loss.requeued_at.append(asyncio.get_running_loop().time())
+        self._notify()
 
     # ------------------------------------------------------------------------ observation
 
@@ -533,6 +667,20 @@ class DurableTestHost:
         runtime = self._live(instance_id)
         runtime.inbox.put_nowait((None, event(_H.EXECUTION_TERMINATED, Input=reason)))
 
+    def suspend(self, instance_id: str) -> None:
+        """Suspend an instance as the client API does: events are kept, no episode runs."""
+        runtime = self._live(instance_id)
+        runtime.resumed.clear()
+        runtime.view.runtime_status = Status.Suspended
+        self._notify()
+
+    def resume(self, instance_id: str) -> None:
+        """Resume a suspended instance: the events kept meanwhile are processed in order."""
+        runtime = self._live(instance_id)
+        runtime.view.runtime_status = Status.Running
+        runtime.resumed.set()
+        self._notify()
+
     def purge(self, instance_ids: Sequence[str]) -> int:
         """Forget instances (and cancel their work); returns how many existed."""
         deleted = 0
@@ -576,7 +724,9 @@ class DurableTestHost:
         view.wire_input = wire_input
         view.history = [
             event(_H.ORCHESTRATOR_STARTED),
-            execution_started(view.name, wire_input, view.instance_id, runtime.execution_id),
+            execution_started(
+                view.name, wire_input, view.instance_id, runtime.execution_id, self.default_version
+            ),
         ]
         runtime.fresh = True
 
@@ -588,6 +738,7 @@ class DurableTestHost:
                 message: Event | None = None
                 if not runtime.fresh:
                     execution_id, message = await runtime.inbox.get()
+                    await runtime.resumed.wait()
                     if execution_id not in (None, runtime.execution_id):
                         continue  # a completion for an execution that continued as new
                 self._episode(runtime, message)
@@ -807,10 +958,22 @@ class DurableTestHost:
         self._calls.setdefault(name, []).append(value)
         self._notify()
         fault = self._armed_fault(name, instance_id, value)
+        loss = self._armed_loss(name, instance_id, value)
+        kwargs = {parameter: value}
+        for client in self._activity_clients[name]:
+            kwargs[client] = self.client_binding()
         try:
-            result = await self._invoke_activity(function, parameter, value, fault)
+            if loss is not None:
+                result = await self._run_on_a_lost_worker(function, kwargs, loss)
+            else:
+                result = await self._invoke_activity(function, kwargs, fault)
             encoded = ActivityTriggerConverter.encode(result, expected_type=None).value
             outcome = event(_H.TASK_COMPLETED, TaskScheduledId=task_id, Result=encoded)
+        except _WorkerLost:
+            assert loss is not None
+            await self._requeue_lost(loss)
+            await self._run_activity(instance_id, execution_id, task_id, name, input_json)
+            return
         except Exception as exc:
             logger.info("activity %s of %s failed: %r", name, instance_id, exc)
             reason, details = activity_failure(name, exc, traceback.format_exc())

@@ -9,6 +9,12 @@ from typing import Any
 
 from switchboard.policy import Decision
 from switchboard.realtime.monitor import MonitorResult
+from switchboard.realtime.slice import (
+    MAX_TRANSCRIPT_CHARS,
+    MAX_TURNS,
+    TRUNCATED_MARK,
+    bounded_text,
+)
 from switchboard.usage import Prices, Usage
 from switchboard.webhook import IncomingCall
 
@@ -80,19 +86,31 @@ class CallPlan:
 
 @dataclass(frozen=True)
 class CallStart:
-    """The orchestration input: the verified call and the plan."""
+    """The orchestration input: the verified call, the plan, and the screening decision.
+
+    Screening is pure policy, so ingress decides it when the webhook arrives (at the time the
+    service signed) and the orchestration spends no Durable round trip on it.
+    """
 
     call: IncomingCall
     plan: CallPlan
+    decision: Decision | None
+    """``None`` in calls started under orchestration version 1, which screened in an activity."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"call": self.call.to_dict(), "plan": self.plan.to_dict()}
+        data = {"call": self.call.to_dict(), "plan": self.plan.to_dict()}
+        return data | ({"decision": self.decision.to_dict()} if self.decision else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CallStart:
         """Inverse of :meth:`to_dict`."""
-        return cls(IncomingCall.from_dict(data["call"]), CallPlan.from_dict(data["plan"]))
+        decision = data.get("decision")
+        return cls(
+            IncomingCall.from_dict(data["call"]),
+            CallPlan.from_dict(data["plan"]),
+            Decision.from_dict(decision) if decision else None,
+        )
 
 
 @dataclass
@@ -113,7 +131,9 @@ class CallRecord:
     transfer_target: str | None = None
     transfer_status: str | None = None
     transfers: list[dict[str, str]] = field(default_factory=list)
+    commands: list[dict[str, str]] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
+    turns_left_out: int = 0
     usage: Usage = field(default_factory=Usage)
     estimated_cost_usd: float = 0.0
     monitor_slices: int = 0
@@ -132,19 +152,24 @@ class CallRecord:
         self.after_hours = decision.after_hours
 
     def monitored(self, result: MonitorResult, prices: Prices) -> None:
-        """Add what one monitor slice saw; turn offsets count from the answer."""
+        """Add what one monitor slice saw; turn offsets count from the answer.
+
+        The transcript is bounded (``MAX_TURNS``, ``MAX_TRANSCRIPT_CHARS``): turns past the
+        bounds are counted in ``turns_left_out``, and a cut turn ends with a marker.
+        """
         answered = datetime.fromisoformat(self.accepted_at or self.received_at)
-        self.turns.extend(
-            {
-                "speaker": t.speaker,
-                "text": t.text,
-                "at": t.at,
-                "offset_seconds": round(
-                    (datetime.fromisoformat(t.at) - answered).total_seconds(), 3
-                ),
-            }
-            for t in result.turns
-        )
+        room = MAX_TRANSCRIPT_CHARS - sum(len(turn["text"]) for turn in self.turns)
+        self.turns_left_out += result.turns_left_out
+        for t in result.turns:
+            if len(self.turns) >= MAX_TURNS or room <= len(TRUNCATED_MARK):
+                self.turns_left_out += 1
+                continue
+            text = bounded_text(t.text, room)
+            room -= len(text)
+            offset = (datetime.fromisoformat(t.at) - answered).total_seconds()
+            self.turns.append(
+                {"speaker": t.speaker, "text": text, "at": t.at, "offset_seconds": round(offset, 3)}
+            )
         self.usage += result.usage
         self.estimated_cost_usd = prices.cost(self.usage)
         self.monitor_slices += 1
@@ -160,6 +185,14 @@ class CallRecord:
         self.transfer_status = status
         if self.transfers:
             self.transfers[-1]["status"] = status
+
+    def command_handled(self, command_id: str, action: str, outcome: str) -> None:
+        """An operator command was carried out (``done``) or refused (``refused:<why>``)."""
+        self.commands.append({"id": command_id, "action": action, "outcome": outcome})
+
+    def handled(self, command_id: str) -> bool:
+        """Whether the command with this id was already handled (a second delivery is a no-op)."""
+        return any(c["id"] == command_id for c in self.commands)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: the orchestration output and the operator API's view."""

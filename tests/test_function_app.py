@@ -86,7 +86,7 @@ def test_host_json_sizes_durable_for_calls() -> None:
     with open("host.json", encoding="utf-8") as handle:
         host = json.load(handle)
     durable = host["extensions"]["durableTask"]
-    assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
+    assert host["extensionBundle"]["version"] == "[4.26.0, 5.0.0)"  # orchestration versioning
     assert durable["overridableExistingInstanceStates"] == "NonRunningStates"
     assert durable["hubName"].isalnum()
     assert durable["maxConcurrentActivityFunctions"] >= 100  # one slot per live call

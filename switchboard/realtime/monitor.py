@@ -5,18 +5,21 @@ back with an outcome the orchestrator acts on. A dropped socket is reattached wi
 the call is up; a refused reattach means the call has ended. A socket that cannot be reattached
 within the budget ends the slice as ``SOCKET_LOST``, keeping what it saw and the line it still
 owes the caller, so the next slice goes on from there (a retried activity would start over).
+
+What must outlive the slice comes back in its result's :class:`SliceState` (the silence clock, a
+leaving tool request whose line had not finished) and goes into the next slice's request. While
+it runs, the slice holds the call's lease (``switchboard.realtime.lease``): it renews it with
+heartbeats and checks it before it answers a tool or asks the agent to speak, and steps aside
+(``SUPERSEDED``) once a newer slice holds it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from switchboard.agent import (
@@ -29,6 +32,7 @@ from switchboard.agent import (
     UNKNOWN_TOOL_LINE,
 )
 from switchboard.realtime.channel import CallEnded, ChannelDropped, RealtimeChannel
+from switchboard.realtime.ending import LAST_LINES, Ending, monotonic_at, wall_time_of
 from switchboard.realtime.events import (
     AgentTranscript,
     AudioStopped,
@@ -41,136 +45,47 @@ from switchboard.realtime.events import (
     SpeechStarted,
     parse_event,
 )
-from switchboard.usage import Usage
+from switchboard.realtime.lease import Lease, LeaseKeeper, NoLease, Superseded
+from switchboard.realtime.slice import (
+    LEAVING_OUTCOMES,
+    MonitorOutcome,
+    MonitorRequest,
+    MonitorResult,
+    PendingEnd,
+    SliceState,
+    Turn,
+)
+
+__all__ = ["CallMonitor", "MonitorOutcome", "MonitorRequest", "MonitorResult", "Turn"]
 
 logger = logging.getLogger(__name__)
 
 ChannelFactory = Callable[[], Awaitable[RealtimeChannel]]
-
-
-class MonitorOutcome(StrEnum):
-    """Why a monitor slice returned."""
-
-    CALL_ENDED = "call_ended"
-    SLICE_ENDED = "slice_ended"
-    TRANSFER_REQUESTED = "transfer_requested"
-    END_CALL_REQUESTED = "end_call_requested"
-    SILENCE_TIMEOUT = "silence_timeout"
-    SOCKET_LOST = "socket_lost"
-
-
-@dataclass(frozen=True)
-class MonitorRequest:
-    """One slice of monitoring. ``speak`` is said first (greeting, or a notice after a failure).
-
-    ``converse=False`` watches a call being transferred: tools are refused, and the slice ends
-    early if the caller speaks (the transfer did not take). After ``silence_seconds`` without a
-    word from either side the agent checks in once; after as long again it says goodbye and the
-    slice ends with ``SILENCE_TIMEOUT`` (0 = no silence limit).
-    """
-
-    call_id: str
-    slice_seconds: float
-    speak: str | None = None
-    converse: bool = True
-    silence_seconds: float = 0
-    reconnect_attempts: int = 5
-    goodbye_grace_seconds: float = 1.5
-    tool_response_timeout_seconds: float = 15.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form for the activity input."""
-        return {
-            "call_id": self.call_id,
-            "slice_seconds": self.slice_seconds,
-            "speak": self.speak,
-            "converse": self.converse,
-            "silence_seconds": self.silence_seconds,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MonitorRequest:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            call_id=data["call_id"],
-            slice_seconds=float(data["slice_seconds"]),
-            speak=data.get("speak"),
-            converse=bool(data.get("converse", True)),
-            silence_seconds=float(data.get("silence_seconds", 0)),
-        )
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One utterance, with the wall-clock time the monitor saw it."""
-
-    speaker: str
-    text: str
-    at: str
-
-
-@dataclass
-class MonitorResult:
-    """What one slice saw and how it ended."""
-
-    outcome: MonitorOutcome
-    turns: list[Turn] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    department: str | None = None
-    reconnects: int = 0
-    events: int = 0
-    unsaid: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form for the activity output."""
-        return {
-            "outcome": self.outcome.value,
-            "turns": [{"speaker": t.speaker, "text": t.text, "at": t.at} for t in self.turns],
-            "usage": self.usage.to_dict(),
-            "department": self.department,
-            "reconnects": self.reconnects,
-            "events": self.events,
-            "unsaid": self.unsaid,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MonitorResult:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            outcome=MonitorOutcome(data["outcome"]),
-            turns=[Turn(t["speaker"], t["text"], t["at"]) for t in data.get("turns", [])],
-            usage=Usage.from_dict(data.get("usage", {})),
-            department=data.get("department"),
-            reconnects=int(data.get("reconnects", 0)),
-            events=int(data.get("events", 0)),
-            unsaid=data.get("unsaid"),
-        )
-
-
-@dataclass
-class _Ending:
-    """A tool asked to leave the call; finish once its spoken line has played."""
-
-    outcome: MonitorOutcome
-    department: str | None
-    give_up_at: float
-    response_id: str | None = None
-    done_at: float | None = None
+_CARRIED = frozenset({MonitorOutcome.SLICE_ENDED, MonitorOutcome.SOCKET_LOST})
+"""Ends of a slice after which the next slice goes on with what this one accepted."""
 
 
 class CallMonitor:
     """Runs one :class:`MonitorRequest` against sockets from ``open_channel``."""
 
-    def __init__(self, request: MonitorRequest, open_channel: ChannelFactory) -> None:
+    def __init__(
+        self, request: MonitorRequest, open_channel: ChannelFactory, lease: Lease | None = None
+    ) -> None:
         self._request = request
         self._open_channel = open_channel
+        self._lease = lease or NoLease()
+        self._keeper = LeaseKeeper(self._lease, request.slice_seconds)
         self._result = MonitorResult(MonitorOutcome.SLICE_ENDED)
-        self._ending: _Ending | None = None
+        self._ending: Ending | None = None
         self._to_speak = request.speak  # asked for, not yet begun: sent again after a drop
         self._caller_still_here = False
-        self._heard_at = time.monotonic()
-        self._checked_in = False
+        state = request.state
+        self._attached = state.attached
+        self._heard_at = monotonic_at(state.silent_since)
+        self._checked_in = state.checked_in
         self._agent_speaking = False
+        if state.ending is not None:
+            self._resume(state.ending)
         self._handlers: dict[type[Any], Callable[[Any, RealtimeChannel], Awaitable[None]]] = {
             CallerTranscript: self._on_caller_transcript,
             SpeechStarted: self._on_speech_started,
@@ -184,54 +99,72 @@ class CallMonitor:
 
     async def run(self) -> MonitorResult:
         """Monitor until the call ends, a tool ends the slice, or the slice runs out."""
+        try:
+            return await self._run()
+        except Superseded:
+            logger.warning(
+                "call %s: slice %d stepped aside: a newer slice holds the call",
+                self._request.call_id,
+                self._request.lease,
+            )
+            return MonitorResult(MonitorOutcome.SUPERSEDED, state=self._request.state)
+
+    async def _run(self) -> MonitorResult:
         call_id = self._request.call_id
         deadline = time.monotonic() + self._request.slice_seconds
         failures = 0
+        await self._keeper.beat()
+        await self._resume_what_a_lost_slice_accepted()
         while time.monotonic() < deadline:
             try:
                 async with await self._open_channel() as channel:
-                    failures = 0
-                    outcome = await self._attached(channel, deadline)
+                    failures, self._attached = 0, True
+                    outcome = await self._attached_to(channel, deadline)
             except CallEnded:
+                if not self._attached:
+                    logger.warning("call %s: answered, but its socket was refused", call_id)
+                    return await self._finish(MonitorOutcome.NOT_ATTACHED)
                 logger.info("call %s: socket refused, the call has ended", call_id)
-                return self._finish(MonitorOutcome.CALL_ENDED)
+                return await self._finish(MonitorOutcome.CALL_ENDED)
             except ChannelDropped as error:
                 failures += 1
                 if failures > self._request.reconnect_attempts:
                     logger.warning(
                         "call %s: socket lost (%s), giving the slice back", call_id, error
                     )
-                    self._result.unsaid = self._to_speak
-                    return self._finish(MonitorOutcome.SOCKET_LOST)
+                    return await self._finish(MonitorOutcome.SOCKET_LOST)
                 delay = min(0.25 * 2**failures, 8.0, max(deadline - time.monotonic(), 0.0))
                 logger.warning(
                     "call %s: socket dropped (%s), reconnecting in %.2fs", call_id, error, delay
                 )
-                await asyncio.sleep(delay)
+                await self._keeper.sleep(delay)
                 continue
             if outcome is not None:
-                return self._finish(outcome)
+                return await self._finish(outcome)
             self._result.reconnects += 1
             logger.info("call %s: socket closed by the service, reattaching", call_id)
-        return self._finish(MonitorOutcome.SLICE_ENDED)
+        return await self._finish(MonitorOutcome.SLICE_ENDED)
 
-    async def _attached(self, channel: RealtimeChannel, deadline: float) -> MonitorOutcome | None:
+    async def _attached_to(
+        self, channel: RealtimeChannel, deadline: float
+    ) -> MonitorOutcome | None:
         """Consume events on one socket; ``None`` when the socket closed under us."""
         self._agent_speaking = False  # a response's end may have been lost with the last socket
         if self._to_speak:
-            await _respond(channel, self._to_speak)
+            await self._say(channel, self._to_speak)
         while True:
             now = time.monotonic()
             ending = self._ending
-            if ending is not None and (
-                now >= ending.give_up_at or (ending.done_at is not None and now >= ending.done_at)
-            ):
+            if ending is not None and ending.due(now):
                 return ending.outcome
-            wake_at = min(deadline, ending.give_up_at if ending else deadline)
-            if ending is not None and ending.done_at is not None:
-                wake_at = min(wake_at, ending.done_at)
             if now >= deadline:
                 return MonitorOutcome.SLICE_ENDED
+            if now >= self._keeper.next_beat:
+                await self._keeper.beat()
+                continue
+            wake_at = min(deadline, self._keeper.next_beat)
+            if ending is not None:
+                wake_at = min(wake_at, ending.wake_at())
             silent_until = self._silent_until()
             if silent_until is not None and ending is None:
                 if now >= silent_until:
@@ -251,18 +184,67 @@ class CallMonitor:
                 if self._caller_still_here:
                     return MonitorOutcome.SLICE_ENDED
 
-    def _finish(self, outcome: MonitorOutcome) -> MonitorResult:
-        self._result.outcome = outcome
-        if self._ending is not None and outcome is not MonitorOutcome.CALL_ENDED:
-            self._result.department = self._ending.department
+    async def _finish(self, outcome: MonitorOutcome) -> MonitorResult:
+        result = self._result
+        result.outcome = outcome
+        ending = self._ending
+        carried = ending is not None and outcome in _CARRIED
+        if ending is not None and outcome in LEAVING_OUTCOMES:
+            result.department = ending.department
+        if outcome is MonitorOutcome.SOCKET_LOST and not carried:
+            result.unsaid = self._to_speak
+        result.state = self._state(ending if carried else None)
         logger.info(
-            "call %s: monitor slice ended: %s after %d events, %d reconnects",
+            "call %s: monitor slice ended: %s after %d events, %d reconnects%s",
             self._request.call_id,
             outcome.value,
-            self._result.events,
-            self._result.reconnects,
+            result.events,
+            result.reconnects,
+            f", {ending.outcome.value} carried to the next slice" if carried and ending else "",
         )
-        return self._result
+        return result
+
+    def _state(self, ending: Ending | None) -> SliceState:
+        """What the next slice needs: the silence clock and a leaving request not yet done."""
+        heard_at = time.monotonic() if self._agent_speaking else self._heard_at
+        return SliceState(
+            silent_since=wall_time_of(heard_at),
+            checked_in=self._checked_in,
+            attached=self._attached,
+            ending=None if ending is None else ending.pending(line_begun=self._to_speak is None),
+            lease=self._request.lease,
+        )
+
+    def _resume(self, pending: PendingEnd) -> None:
+        """Go on with a leaving request the last slice accepted but could not finish."""
+        outcome = MonitorOutcome(pending.outcome)
+        self._begin_ending(outcome, pending.department)
+        self._to_speak = None if pending.line_begun else LAST_LINES[outcome]
+        if pending.line_begun:  # it was playing when the last slice ended: let it finish
+            assert self._ending is not None
+            self._ending.done_at = time.monotonic() + self._request.goodbye_grace_seconds
+
+    async def _resume_what_a_lost_slice_accepted(self) -> None:
+        """A leaving request a slice accepted and never returned (its worker or result lost).
+
+        The orchestrator never heard of it; the lease entity kept it.
+        """
+        if self._ending is not None or not self._request.converse:
+            return
+        pending = await self._lease.ending_after(self._request.state.lease)
+        if pending is not None:
+            logger.warning(
+                "call %s: carrying out %s, accepted by a slice that never returned",
+                self._request.call_id,
+                pending.outcome,
+            )
+            self._resume(pending)
+
+    async def _record_ending(self, line_begun: bool) -> None:
+        """Keep the leaving request with the lease, in case this slice never returns."""
+        ending = self._ending
+        assert ending is not None
+        await self._lease.record(ending.pending(line_begun))
 
     def _silent_until(self) -> float | None:
         """When the current silence runs out, if a silence limit applies."""
@@ -280,6 +262,7 @@ class CallMonitor:
             return
         logger.info("call %s: caller still silent, ending the call", self._request.call_id)
         self._begin_ending(MonitorOutcome.SILENCE_TIMEOUT, None)
+        await self._record_ending(line_begun=False)
         await self._say(channel, SILENCE_GOODBYE_LINE)
 
     def _heard_caller(self) -> None:
@@ -291,24 +274,27 @@ class CallMonitor:
 
     async def _on_response_started(self, event: ResponseStarted, channel: RealtimeChannel) -> None:
         self._agent_speaking = True
+        if self._ending is not None and self._to_speak is not None:
+            await self._record_ending(line_begun=True)
         self._to_speak = None  # the line asked for is under way
 
     async def _say(self, channel: RealtimeChannel, line: str) -> None:
         """Ask the agent to say ``line``; it is asked again on the next socket until it begins."""
         self._to_speak = line
+        await self._keeper.may_act()
         await _respond(channel, line)
 
     async def _on_caller_transcript(
         self, event: CallerTranscript, channel: RealtimeChannel
     ) -> None:
         self._heard_caller()
-        self._result.turns.append(Turn("caller", event.text, _now()))
+        self._result.add_turn("caller", event.text, _now())
         if not self._request.converse:
             # After a REFER, a caller still talking to us proves the transfer did not happen.
             self._caller_still_here = True
 
     async def _on_agent_transcript(self, event: AgentTranscript, channel: RealtimeChannel) -> None:
-        self._result.turns.append(Turn("agent", event.text, _now()))
+        self._result.add_turn("agent", event.text, _now())
 
     async def _on_response_done(self, event: ResponseDone, channel: RealtimeChannel) -> None:
         self._heard_at = time.monotonic()  # silence counts from the end of the agent's turn
@@ -340,16 +326,19 @@ class CallMonitor:
     async def _on_function_call(self, call: FunctionCall, channel: RealtimeChannel) -> None:
         """Answer a tool call; the leaving tools also ask the model for its last line."""
         logger.info("call %s: model called %s", self._request.call_id, call.name)
+        await self._keeper.may_act()
         if not self._request.converse or self._ending is not None:
             await _tool_output(channel, call, {"ok": False, "error": "the call is already ending"})
             return
         if call.name == TRANSFER_CALL:
             department = call.parsed_arguments().get("department")
             self._begin_ending(MonitorOutcome.TRANSFER_REQUESTED, department)
+            await self._record_ending(line_begun=False)
             await _tool_output(channel, call, {"ok": True, "status": "transferring"})
             line = HANDOFF_LINE
         elif call.name == END_CALL:
             self._begin_ending(MonitorOutcome.END_CALL_REQUESTED, None)
+            await self._record_ending(line_begun=False)
             await _tool_output(channel, call, {"ok": True, "status": "ending"})
             line = GOODBYE_LINE
         else:
@@ -358,11 +347,8 @@ class CallMonitor:
         await self._say(channel, line)
 
     def _begin_ending(self, outcome: MonitorOutcome, department: object) -> None:
-        self._ending = _Ending(
-            outcome=outcome,
-            department=department if isinstance(department, str) and department else None,
-            give_up_at=time.monotonic() + self._request.tool_response_timeout_seconds,
-        )
+        timeout = self._request.tool_response_timeout_seconds
+        self._ending = Ending.begin(outcome, department, timeout)
 
 
 async def _respond(channel: RealtimeChannel, instructions: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from devhost.durable_host import DurableTestHost
-from emulator import Emulator
+from emulator import Emulator, Scenario
 
 RECORD_TIMEOUT = 15.0
 
@@ -14,7 +14,7 @@ async def place_and_finish(
     emulator: Emulator,
     app_host: DurableTestHost,
     app_url: str,
-    scenario: str,
+    scenario: str | Scenario,
     *,
     time_scale: float | None = None,
     timeout: float = RECORD_TIMEOUT,
@@ -63,7 +63,7 @@ async def live_call(emulator: Emulator, host: DurableTestHost, app_url: str) -> 
 
     def answered() -> bool:
         view = host.instances.get(call_id)
-        return view is not None and view.custom_status == {"phase": "active"}
+        return view is not None and (view.custom_status or {}).get("phase") == "active"
 
     await host.wait_until(answered, timeout=RECORD_TIMEOUT, what=f"call {call_id} answered")
     return call_id

@@ -68,7 +68,9 @@ async def ids(host: DurableTestHost, **params: str) -> list[str]:
 async def finished_call(host: DurableTestHost, call_id: str) -> dict[str, Any]:
     """The real orchestrator for a call the emulator never rang: it ends ``caller_gone``."""
     call = IncomingCall(call_id, f"wh_{call_id}", f"evt_{call_id}", 1_764_000_000, ())
-    host.start(names.CALL_ORCHESTRATOR, CallStart(call, get_settings().plan()).to_dict(), call_id)
+    settings = get_settings()
+    start = CallStart(call, settings.plan(), settings.policy.screen(call, datetime.now(UTC)))
+    host.start(names.CALL_ORCHESTRATOR, start.to_dict(), call_id)
     view = await host.wait_for_completion(call_id, timeout=TIMEOUT)
     assert view.runtime_status is Status.Completed, view.output
     assert isinstance(view.output, dict)

@@ -397,7 +397,7 @@ def _duplicate_cell(plan: Phase) -> Cell:
 
 
 CRASH_ONCE = {
-    "ringing": Crash(names.SCREEN_CALL, 1, "before"),
+    "ringing": Crash(names.REJECT_CALL, 1, "before"),
     "accept": Crash(names.ACCEPT_CALL, 1, "after"),
     "greeting": Crash(names.MONITOR_CALL, 1, "before"),
     "mid call": Crash(names.MONITOR_CALL, 1, "during:mid-call"),
@@ -407,7 +407,7 @@ CRASH_ONCE = {
 }
 """The phase's activity crashes once: before it runs, after it ran, or while it runs."""
 CRASH_ALWAYS = {
-    "ringing": Crash(names.SCREEN_CALL, None, "before"),
+    "ringing": Crash(names.REJECT_CALL, None, "before"),
     "accept": Crash(names.ACCEPT_CALL, None, "before"),
     "greeting": Crash(names.MONITOR_CALL, None, "before"),
     "mid call": Crash(names.MONITOR_CALL, None, "during:mid-call"),
@@ -437,12 +437,13 @@ def _crash_cell(plan: Phase, *, always: bool) -> Cell:
             crash=crash,
             once_verb=plan.verb,
         )
-    inherent = None
-    if crash.activity == names.HANGUP_CALL:
-        inherent = (
-            "hangup_call is what crashes, so the app cannot hang up: checked that the record "
-            "lists the failed hang-up instead"
-        )
+    inherent = {
+        names.HANGUP_CALL: "hangup_call is what crashes, so the app cannot hang up: checked that "
+        "the record lists the failed hang-up instead",
+        names.REJECT_CALL: "reject_call is what crashes, so the app cannot refuse the call: "
+        "checked that the record lists the failed refusal instead (the service's ring timeout "
+        "ends the call)",
+    }.get(crash.activity)
     return Cell(
         "activity crash always",
         plan.name,
@@ -476,10 +477,6 @@ def build_cells() -> list[Cell | NotApplicable]:
 
 
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("activity crash once", "tool call"): (
-        "a monitor slice that saw transfer_call and then failed is retried, but the tool call "
-        "is not seen again: the transfer never happens"
-    ),
     ("activity crash once", "transfer"): (
         "a refer_call that REFERred and then failed is retried, gets 404 (the caller is gone, "
         "transferred), and the call is recorded as call_gone / caller_hangup"

@@ -33,8 +33,8 @@ RECORD_TIMEOUT = 15.0
 ENDED_CALL = "rtc_campaign_ended"
 ROUTES = {
     "get_call": ("GET", "", frozenset({200, 404})),
-    "transfer_live_call": ("POST", "/transfer", frozenset({202, 400, 404, 409})),
-    "hang_up_live_call": ("POST", "/hangup", frozenset({202, 404, 409})),
+    "transfer_live_call": ("POST", "/transfer", frozenset({202, 400, 404, 409, 429})),
+    "hang_up_live_call": ("POST", "/hangup", frozenset({202, 404, 409, 429})),
 }
 REASONS = frozenset(
     {
@@ -43,6 +43,11 @@ REASONS = frozenset(
         "body must be JSON",
         "body must be a JSON object",
         "target_uri must be a tel: (E.164) or sip: URI",
+        "only target_uri and handoff may be given",
+        "handoff must be true or false",
+        "call not answered yet",
+        "a transfer is in progress",
+        "call is ending",
     }
 )
 
@@ -106,7 +111,7 @@ bodies = (
 
 def valid_transfer(body: bytes) -> bool:
     try:
-        OperatorCommand.transfer(body)
+        OperatorCommand.transfer("campaign", body)
     except ValueError:
         return False
     return True

@@ -16,7 +16,12 @@ import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
-from devhost.durable_host import ActivityCrash, DurableTestHost, InstanceView
+from devhost.durable_host import (
+    ActivityCrash,
+    DurableTestHost,
+    InstanceView,
+    host_json_default_version,
+)
 
 Status = df.OrchestrationRuntimeStatus
 Orchestration = Generator[Any, Any, Any]
@@ -198,6 +203,32 @@ async def effect(key: str) -> str:
 def retrying_effect(context: df.DurableOrchestrationContext) -> Orchestration:
     options = df.RetryOptions(first_retry_interval_in_milliseconds=20, max_number_of_attempts=3)
     return (yield context.call_activity_with_retry("effect", options, given(context)))
+
+
+@bp.orchestration_trigger(context_name="context")
+def versioned(context: df.DurableOrchestrationContext) -> Orchestration:
+    yield context.create_timer(context.current_utc_datetime)
+    return context.version
+
+
+@bp.orchestration_trigger(context_name="context")
+def one_try_slow(context: df.DurableOrchestrationContext) -> Orchestration:
+    """A slow activity allowed one attempt: a TaskFailed would fail the instance."""
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=20, max_number_of_attempts=1)
+    return (yield context.call_activity_with_retry("slow", options, given(context)))
+
+
+@bp.activity_trigger(input_name="key")
+@bp.durable_client_input(client_name="client")
+async def reads_itself(key: str, client: df.DurableOrchestrationClient) -> str:
+    """An activity with a Durable client, as the worker binds it."""
+    status = (await client.get_status(key)).runtime_status
+    return f"{key} is {status.value if status else None}"
+
+
+@bp.orchestration_trigger(context_name="context")
+def introspective(context: df.DurableOrchestrationContext) -> Orchestration:
+    return (yield context.call_activity("reads_itself", context.instance_id))
 
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -520,3 +551,56 @@ async def test_non_deterministic_orchestrator_is_detected() -> None:
     with pytest.raises(AssertionError, match="Non-Deterministic"):
         async with DurableTestHost(app) as strict:
             await strict.wait_for_completion(strict.start("fickle"))
+
+
+async def test_new_instances_carry_the_default_version_as_the_extension_stamps_it() -> None:
+    outputs = []
+    for version in (None, "7"):
+        async with DurableTestHost(app, default_version=version) as versioned_host:
+            instance_id = versioned_host.start("versioned")
+            outputs.append((await versioned_host.wait_for_completion(instance_id)).output)
+    assert outputs[0] == host_json_default_version() != ""  # the project's host.json sets one
+    assert outputs[1] == "7"
+
+
+async def test_a_suspended_instance_keeps_its_events_until_it_is_resumed(
+    host: DurableTestHost,
+) -> None:
+    durable = client(host)
+    instance_id = await durable.start_new("waiter")
+    await host.wait_until(lambda: host.instances[instance_id].custom_status == "waiting")
+    host.suspend(instance_id)
+    await durable.raise_event(instance_id, "go", "later")
+    await asyncio.sleep(0.1)
+    status = await durable.get_status(instance_id)
+    assert (status.runtime_status, status.custom_status) == (Status.Suspended, "waiting")
+    host.resume(instance_id)
+    assert (await host.wait_for_completion(instance_id)).output == '"later"'  # as the client sends
+
+
+@pytest.mark.parametrize("shutdown", [False, True])
+async def test_a_lost_worker_reports_nothing_and_its_work_item_runs_again(
+    host: DurableTestHost, shutdown: bool
+) -> None:
+    host.visibility_timeout = 1.5
+    trip = asyncio.Event()
+    loss = host.lose_worker("slow", when=trip.wait, shutdown=shutdown)
+    name = f"lost-{shutdown}"
+    instance_id = host.start("one_try_slow", name)
+    await host.wait_until(lambda: len(host.activity_calls("slow")) == 1)
+    trip.set()
+    await host.wait_until(lambda: len(host.activity_calls("slow")) == 2, timeout=5)
+    gate.setdefault(name, asyncio.Event()).set()
+    view = await host.wait_for_completion(instance_id)
+    assert view.output == f"{name} done"  # one attempt allowed, and it was not spent
+    assert [e for e in view.history if e["EventType"] == 6] == []  # no TaskFailed
+    assert scheduled(view, "slow") == 1  # the same work item, run twice
+    assert len(loss.lost_at) == len(loss.requeued_at) == 1
+    waited = loss.requeued_at[0] - loss.lost_at[0]
+    # abandoned: picked up again at once; vanished: only after the visibility timeout
+    assert waited < 1.5 if shutdown else waited >= 1.5
+
+
+async def test_activities_get_a_durable_client(host: DurableTestHost) -> None:
+    view = await host.wait_for_completion(host.start("introspective", instance_id="me"))
+    assert view.output == "me is Running"

@@ -1,0 +1,1 @@
+"""The call orchestration's steps: shared helpers, operator commands, admission, transfers."""
