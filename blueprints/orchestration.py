@@ -69,8 +69,6 @@ class CallFlow(Admission, Conversation):
         if decision is None:
             return
         self._phase(Phase.RINGING)
-        if self.version >= 2:  # listed as live before it is answered
-            yield from save_record(self.ctx, names.RECORD_CALL_STARTED, self.record)
         result = yield from self._accept(decision.after_hours)
         if isinstance(result, OperatorCommand):
             yield from self._operator_reject(result)
@@ -86,6 +84,8 @@ class CallFlow(Admission, Conversation):
         self.hard_end_at = self._now_dt() + timedelta(seconds=self.plan.max_call_seconds)
         self.wrap_up_at = self.hard_end_at - timedelta(seconds=self.plan.wrap_up_seconds)
         self._phase(Phase.ACTIVE)
+        if self.version >= 2:  # listed as live once answered: no hop on the answer path
+            yield from save_record(self.ctx, names.RECORD_CALL_STARTED, self.record)
         after_hours = self.plan.after_hours_greeting if decision.after_hours else None
         yield from self._converse(after_hours or self.plan.greeting)
 

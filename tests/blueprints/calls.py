@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from devhost.durable_host import DurableTestHost
@@ -56,14 +57,18 @@ def held_slots(app_host: DurableTestHost) -> dict[str, str]:
 
 
 async def live_call(emulator: Emulator, host: DurableTestHost, app_url: str) -> str:
-    """A long call placed through the emulator, waited on until it is answered."""
+    """A long call placed through the emulator, waited on until it is answered and listed."""
     call_id = await emulator.place_call(
         "long_call", webhook_url=f"{app_url}/api/calls/incoming", time_scale=1.0
     )
 
     def answered() -> bool:
         view = host.instances.get(call_id)
-        return view is not None and (view.custom_status or {}).get("phase") == "active"
+        return (
+            view is not None
+            and (view.custom_status or {}).get("phase") == "active"
+            and "monitor_call" in json.dumps(view.history)  # after its live row was written
+        )
 
     await host.wait_until(answered, timeout=RECORD_TIMEOUT, what=f"call {call_id} answered")
     return call_id

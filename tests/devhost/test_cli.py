@@ -140,7 +140,8 @@ async def test_a_call_placed_through_the_emulator_runs_through_python_m_devhost(
         "Executing 'Functions.incoming_call' (Reason=",
         "Executed 'Functions.accept_call' (Succeeded, Id=",
         f"{call_id}: Function 'call_orchestrator (Orchestrator)' started.",
-        f'{call_id}: \'call_orchestrator (Orchestrator)\' custom status {{"phase":"active"}}',
+        f"{call_id}: 'call_orchestrator (Orchestrator)' custom status "
+        '{"phase":"active","commands":0}',
         f"{call_id}: Function 'call_orchestrator (Orchestrator)' completed.",
         "Stopping the host.",
     ):
