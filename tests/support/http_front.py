@@ -77,6 +77,7 @@ class HttpFront:
                     body=response.get_body(),
                     status=response.status_code,
                     content_type=response.mimetype,
+                    headers=dict(response.headers),
                 )
         return web.Response(status=404)
 
