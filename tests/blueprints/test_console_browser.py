@@ -281,11 +281,6 @@ async def test_console_lists_filters_and_shows_a_finished_calls_record(
     injected = "return document.querySelectorAll('#call-panel img, #call-panel script').length"
     assert await page.run(browser.execute_script, injected) == 0
     assert await page.text("call-controls") == ""  # no transfer or hang-up on a finished call
-    inline = (
-        "const s = document.createElement('script'); s.textContent = 'window.__inline = 1';"
-        "document.body.append(s); return window.__inline === undefined"
-    )
-    assert await page.run(browser.execute_script, inline)  # the page's CSP refuses inline script
 
     # The key lives in this tab's sessionStorage: a reload keeps it, "Forget key" drops it.
     await page.run(browser.refresh)
@@ -294,3 +289,13 @@ async def test_console_lists_filters_and_shows_a_finished_calls_record(
     await page.wait_for(lambda d: d.find_element("id", "key-panel").is_displayed(), "signed out")
     assert await page.run(browser.execute_script, "return sessionStorage.length") == 0
     assert [m for m in await page.console_errors() if "Failed to load resource" not in m] == []
+
+    # The page's own CSP is in force: an inline script added to it is refused, and said so.
+    inline = (
+        "const s = document.createElement('script'); s.textContent = 'window.__inline = 1';"
+        "document.body.append(s); return window.__inline === undefined"
+    )
+    assert await page.run(browser.execute_script, inline)  # the page's CSP refuses inline script
+    errors = await page.console_errors()
+    assert len(errors) == 1
+    assert "violates the following Content Security Policy directive" in errors[0]
