@@ -36,6 +36,12 @@
 
   // ---- helpers -----------------------------------------------------------------------------
 
+  function cell(label, text, className) {
+    const node = el("td", text, className);
+    node.dataset.label = label;
+    return node;
+  }
+
   function el(tag, text, className) {
     const node = document.createElement(tag);
     if (text !== undefined && text !== null) node.textContent = String(text);
@@ -202,17 +208,17 @@
       if (state.selected && state.selected.callId === call.call_id) tr.setAttribute("aria-current", "true");
       const phase = view ? view.phase || view.runtime_status : "unknown";
       tr.append(
-        el("td", mask(call.caller), "caller"),
-        el("td", phase, "phase"),
-        el("td", duration(since(call.accepted_at || call.received_at)), "duration"),
+        cell("Caller", mask(call.caller), "caller"),
+        cell("Phase", phase, "phase"),
+        cell("Duration", duration(since(call.accepted_at || call.received_at)), "duration"),
       );
       const open = el("button", "Open", "secondary");
       open.type = "button";
       open.setAttribute("aria-label", `Open live call from ${mask(call.caller)}`);
       open.addEventListener("click", () => select(call.call_id, true));
-      const cell = el("td");
-      cell.append(open);
-      tr.append(cell);
+      const action = el("td", null, "action");
+      action.append(open);
+      tr.append(action);
       return tr;
     });
     $("live-rows").replaceChildren(...rows);
@@ -262,25 +268,28 @@
   function endedRow(call) {
     const tr = el("tr");
     tr.dataset.callId = call.call_id;
-    const summary = el("td", "…", "summary");
+    const summary = cell("Summary", "…", "summary");
+    const received = cell("Received", null, "received");
+    const [day, time] = when(call.received_at).slice(0, 16).split(" ");
+    received.append(el("span", day), el("span", time));
     const known = state.records.get(call.call_id);
     if (known !== undefined) summary.textContent = summaryOf(known);
     tr.append(
-      el("td", when(call.received_at), "received"),
-      el("td", mask(call.caller), "caller"),
-      el("td", duration(call.duration_seconds), "duration"),
-      el("td", call.end_reason || "—", "reason"),
-      el("td", call.transfer_status || "—", "transfer"),
-      el("td", cost(call.estimated_cost_usd), "cost"),
+      received,
+      cell("Caller", mask(call.caller), "caller"),
+      cell("Duration", duration(call.duration_seconds), "duration"),
+      cell("End reason", call.end_reason || "—", "reason"),
+      cell("Transfer", call.transfer_status || "—", "transfer"),
+      cell("Cost", cost(call.estimated_cost_usd), "cost"),
       summary,
     );
     const open = el("button", "View", "secondary");
     open.type = "button";
     open.setAttribute("aria-label", `View call from ${mask(call.caller)} at ${when(call.received_at)}`);
     open.addEventListener("click", () => select(call.call_id, false));
-    const cell = el("td");
-    cell.append(open);
-    tr.append(cell);
+    const action = el("td", null, "action");
+    action.append(open);
+    tr.append(action);
     return tr;
   }
 

@@ -73,8 +73,12 @@ def skip_or_fail_without_browser() -> None:
 
 
 @contextmanager
-def chromium(size: tuple[int, int] = LAPTOP) -> Iterator[Any]:
-    """A headless chromium with a fresh profile, quit and removed afterwards."""
+def chromium(size: tuple[int, int] = LAPTOP, *, phone: bool = False) -> Iterator[Any]:
+    """A headless chromium with a fresh profile, quit and removed afterwards.
+
+    ``size`` is the page's viewport exactly (CSS pixels); ``phone`` also makes it a mobile one
+    (a window cannot be made narrower than 500 px, an emulated phone can).
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -88,6 +92,8 @@ def chromium(size: tuple[int, int] = LAPTOP) -> Iterator[Any]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     try:
+        metrics = {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": phone}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         yield driver
     finally:
         driver.quit()
