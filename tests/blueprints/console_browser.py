@@ -46,6 +46,9 @@ FLAGS = (
 LAPTOP = (1366, 900)
 PHONE = (390, 844)
 WAIT_SECONDS = 20.0
+ENTER = "\ue007"
+ESCAPE = "\ue00c"
+"""Keys as WebDriver types them (selenium's ``Keys``, without importing selenium here)."""
 
 T = TypeVar("T")
 
@@ -200,6 +203,13 @@ class ConsolePage:
         return await self.run(
             lambda: [str(e.text) for e in self.driver.find_elements("css selector", css)]
         )
+
+    async def press(self, key: str) -> None:
+        """Type ``key`` (text, or :data:`ENTER` / :data:`ESCAPE`) into whatever has the focus."""
+        await self.run(lambda: self.driver.switch_to.active_element.send_keys(key))
+
+    async def focused_id(self) -> str:
+        return await self.run(lambda: str(self.driver.switch_to.active_element.get_attribute("id")))
 
     async def confirm(self, answer: bool) -> str:
         """Answer the open confirm dialog; returns what it asked."""

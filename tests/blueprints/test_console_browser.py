@@ -18,7 +18,13 @@ from switchboard.store.account import get_account
 from switchboard.store.calls import CallStore
 from tests.blueprints.calls import live_call, requests
 from tests.blueprints.conftest import DEFAULT_CALLER
-from tests.blueprints.console_browser import ConsolePage, chromium, skip_or_fail_without_browser
+from tests.blueprints.console_browser import (
+    ENTER,
+    ESCAPE,
+    ConsolePage,
+    chromium,
+    skip_or_fail_without_browser,
+)
 from tests.conftest import CallEnv
 from tests.support.durable_host import DurableTestHost
 
@@ -84,11 +90,18 @@ async def test_console_transfers_one_live_call_and_hangs_up_another(
     assert await page.text("transcript-note") == NOT_YET
     assert await page.texts("#transcript li") == []
 
-    # A transfer asks first; cancelled, nothing is sent.
+    # A transfer asks first, with the focus on Cancel; Escape cancels and nothing is sent.
     await page.select("transfer-target", "sales")
     await page.click("transfer")
-    question = await page.confirm(False)
-    assert SALES in question
+    await page.wait_for(
+        lambda d: d.find_element("id", "confirm").get_attribute("open") is not None, "the dialog"
+    )
+    assert SALES in await page.text("confirm-text")
+    assert await page.focused_id() == "confirm-cancel"
+    await page.press(ESCAPE)
+    await page.wait_for(
+        lambda d: "cancelled" in d.find_element("id", "command-result").text, "the cancel"
+    )
     assert await page.text("command-result") == "Transfer cancelled: nothing was sent."
     assert refers(emulator, first) == []
 
@@ -288,6 +301,9 @@ async def test_console_lists_filters_and_shows_a_finished_calls_record(
     await page.click("forget-key")
     await page.wait_for(lambda d: d.find_element("id", "key-panel").is_displayed(), "signed out")
     assert await page.run(browser.execute_script, "return sessionStorage.length") == 0
+    assert await page.focused_id() == "key-input"  # and from the keyboard alone, back in
+    await page.press(KEY + ENTER)
+    await page.wait_for(lambda d: d.find_element("id", "console").is_displayed(), "keyboard")
     assert [m for m in await page.console_errors() if "Failed to load resource" not in m] == []
 
     # The page's own CSP is in force: an inline script added to it is refused, and said so.
