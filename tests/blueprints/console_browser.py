@@ -12,6 +12,7 @@ server the browser is waiting on.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import tempfile
@@ -92,7 +93,7 @@ def chromium(size: tuple[int, int] = LAPTOP, *, phone: bool = False) -> Iterator
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument(f"--window-size={size[0]},{size[1]}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     try:
         metrics = {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": phone}
@@ -225,6 +226,17 @@ class ConsolePage:
         """Messages the page logged at SEVERE (script errors, CSP violations)."""
         entries = await self.run(self.driver.get_log, "browser")
         return [str(e["message"]) for e in entries if e.get("level") == "SEVERE"]
+
+    async def requests_sent(self) -> list[tuple[str, dict[str, str]]]:
+        """(URL, headers) of every request the page sent since the last read (DevTools log)."""
+        entries = await self.run(self.driver.get_log, "performance")
+        sent = []
+        for entry in entries:
+            message = json.loads(entry["message"])["message"]
+            if message["method"] == "Network.requestWillBeSent":
+                request = message["params"]["request"]
+                sent.append((str(request["url"]), dict(request["headers"])))
+        return sent
 
     async def screenshot(self, path: Path) -> None:
         await self.run(self.driver.save_screenshot, str(path))
