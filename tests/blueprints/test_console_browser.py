@@ -64,9 +64,9 @@ async def test_console_transfers_one_live_call_and_hangs_up_another(
     page = ConsolePage(browser, app_url)
     await page.sign_in(KEY)
     assert await page.run(browser.execute_script, "return sessionStorage.length") == 1
-    sent = await page.requests_sent()
-    page_loads = [h for url, h in sent if url.endswith("/api/console")]
-    data_calls = [h for url, h in sent if "/api/calls" in url or url.endswith("/api/agent")]
+    requested = await page.requests_sent()
+    page_loads = [h for url, h in requested if url.endswith("/api/console")]
+    data_calls = [h for url, h in requested if "/api/calls" in url or url.endswith("/api/agent")]
     assert page_loads
     assert all("x-functions-key" not in h for h in page_loads)
     assert data_calls
