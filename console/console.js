@@ -391,7 +391,7 @@
       ["Success", analysis.success === undefined ? undefined : `${analysis.success ? "yes" : "no"}${analysis.success_reason ? ` — ${analysis.success_reason}` : ""}`],
       ["Follow-up", followUp.needed === undefined ? undefined : `${followUp.needed ? "needed" : "not needed"}${followUp.reason ? ` — ${followUp.reason}` : ""}`],
       ["Missing", analysis.missing && analysis.missing.length ? analysis.missing.join(", ") : undefined],
-      ["Invalid", analysis.invalid && analysis.invalid.length ? [].concat(analysis.invalid).map(String).join(", ") : undefined],
+      ["Invalid", invalidText(analysis.invalid)],
       ["Model", analysis.model || undefined],
     ]);
     const data = analysis.data && typeof analysis.data === "object" ? analysis.data : {};
@@ -399,6 +399,14 @@
       $("analysis-data"),
       Object.entries(data).map(([name, value]) => [name, typeof value === "string" ? value : JSON.stringify(value)]),
     );
+  }
+
+  // ``invalid`` names each extracted value that failed its check, with why: {name: reason}.
+  function invalidText(invalid) {
+    if (!invalid || typeof invalid !== "object") return undefined;
+    const entries = Array.isArray(invalid) ? invalid.map((name) => [name, ""]) : Object.entries(invalid);
+    if (!entries.length) return undefined;
+    return entries.map(([name, why]) => (why ? `${name}: ${why}` : String(name))).join("; ");
   }
 
   function renderTransfers(transfers) {

@@ -211,7 +211,7 @@ ANALYSIS = {
     "success": True,
     "success_reason": "the reason and a callback number were taken",
     "follow_up": {"needed": True, "reason": "call back before noon"},
-    "invalid": [],
+    "invalid": {"email": "not an email address"},
     "missing": ["email"],
     "model": "gpt-4.1-mini",
 }
@@ -295,6 +295,7 @@ async def test_console_lists_filters_and_shows_a_finished_calls_record(
     assert facts["Follow-up"] == "needed — call back before noon"
     assert facts["Success"] == "yes — the reason and a callback number were taken"
     assert facts["Missing"] == "email"
+    assert facts["Invalid"] == "email: not an email address"
     turns = await page.texts("#transcript li p")
     assert turns == ["Hello, thanks for calling.", HOSTILE]
     assert await page.run(browser.execute_script, "return window.__pwned === undefined")
