@@ -24,6 +24,7 @@
     next: null,
     pages: 1,
     busy: false,
+    loadingLive: false,
     timers: [],
   };
 
@@ -91,8 +92,9 @@
     }
   }
 
+  // Live regions announce changes: only write what changed, so a poll repeats nothing.
   function say(node, text, kind) {
-    node.textContent = text;
+    if (node.textContent !== text) node.textContent = text;
     if (kind) node.dataset.kind = kind;
     else delete node.dataset.kind;
   }
@@ -186,6 +188,8 @@
   // ---- live calls --------------------------------------------------------------------------
 
   async function refreshLive() {
+    if (state.loadingLive) return; // the previous poll is still out (a slow network)
+    state.loadingLive = true;
     try {
       const page = await api(`/calls?${query({ status: "live", limit: 100 })}`);
       const views = await Promise.all(
@@ -198,6 +202,8 @@
       say($("connection"), `Updated ${when(new Date().toISOString()).slice(11)}`);
     } catch (error) {
       say($("live-status"), `Live calls could not be loaded: ${error.message}`, "error");
+    } finally {
+      state.loadingLive = false;
     }
   }
 
