@@ -91,6 +91,7 @@ class HttpFront:
             body=response.get_body(),
             status=response.status_code,
             content_type=response.mimetype,
+            headers=dict(response.headers),
         )
 
 

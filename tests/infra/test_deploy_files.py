@@ -131,7 +131,8 @@ def test_azure_yaml_deploys_the_function_app_and_registers_the_webhook() -> None
 FUNCIGNORE_OUT = ["tests/", "emulator/", "bench/", "infra/", "docs/", "scripts/", ".venv*",
                   "node_modules/", "local.settings.json", ".git*", ".ci/", "/*.md"]  # fmt: skip
 RUNTIME = ["function_app.py", "host.json", "requirements.txt", "switchboard/x.py",
-           "activities/x.py", "blueprints/x.py", "agents/a.yaml", "agents/a.md"]  # fmt: skip
+           "activities/x.py", "blueprints/x.py", "agents/a.yaml", "agents/a.md",
+           "console/index.html", "console/console.js", "console/console.css"]  # fmt: skip
 
 
 def _ignored(patterns: list[str], path: str) -> bool:
@@ -164,7 +165,7 @@ def test_funcignore_keeps_tests_and_local_files_out_and_the_app_in() -> None:
 
 # What the deployed package must be: the app and nothing a developer or CI uses.
 PACKAGE_ROOTS = {"function_app.py", "host.json", "requirements.txt", "switchboard", "activities",
-                 "blueprints", "agents"}  # fmt: skip
+                 "blueprints", "agents", "console"}  # fmt: skip
 
 
 def package_files(patterns: list[str], files: list[str]) -> set[str]:
