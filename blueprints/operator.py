@@ -9,6 +9,7 @@ share of commands.
 
 import logging
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 import azure.durable_functions as df
@@ -78,6 +79,26 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
+_RAISED: OrderedDict[str, int] = OrderedDict()
+"""Commands this worker raised per call, newest calls last: the custom status counts only what
+the orchestration has taken, so a burst sent before it catches up would pass that check alone
+(300 at once put ~400 events in one history). With this count a burst costs at most
+``COMMANDS_PER_CALL`` events per worker. Bounded: the oldest calls are forgotten first."""
+_RAISED_CALLS = 4096
+
+
+def _take_budget(instance_id: str, taken: int) -> bool:
+    """Count one more command for the call; ``False`` when it is over its limit already."""
+    raised = max(_RAISED.pop(instance_id, 0), taken)
+    if raised >= COMMANDS_PER_CALL:
+        _RAISED[instance_id] = raised
+        return False
+    _RAISED[instance_id] = raised + 1
+    while len(_RAISED) > _RAISED_CALLS:
+        _RAISED.popitem(last=False)
+    return True
+
+
 async def _send(
     client: df.DurableOrchestrationClient, call_id: str, command: OperatorCommand
 ) -> func.HttpResponse:
@@ -91,6 +112,9 @@ async def _send(
     refused = _refused_now(command, custom)
     if refused is not None:
         return refused
+    taken = custom.get("commands")
+    if not _take_budget(instance_id, taken if isinstance(taken, int) else 0):
+        return error_response(429, f"this call has taken its {COMMANDS_PER_CALL} commands")
     try:
         await client.raise_event(instance_id, names.OPERATOR_EVENT, command.to_event())
     except Exception:  # the SDK raises a bare Exception; 410 Gone when the call ended meanwhile

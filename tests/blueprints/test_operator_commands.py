@@ -265,12 +265,12 @@ async def test_a_flood_of_commands_is_bounded_per_call(
     assert len(record["commands"]) == COMMANDS_PER_CALL
     done = [c for c in record["commands"] if c["outcome"] == "done"]
     assert len(requests(timeline, "refer")) == len(done) >= 1
-    assert statuses.count(202) >= COMMANDS_PER_CALL
+    assert statuses.count(202) == COMMANDS_PER_CALL  # a burst too: the API counts what it raised
     assert set(statuses) <= {202, 409, 429}  # 409 while a REFER is under way
     assert statuses[-100:] == [429] * 100 or at_once
     assert history < HISTORY_BOUND, history
     unwaited = [w for w in caught if DUPLICATE_WARNING in str(w.message)]
-    assert bool(unwaited) == (statuses.count(202) > COMMANDS_PER_CALL)
+    assert not unwaited
 
 
 def spoken(timeline: dict[str, Any]) -> list[tuple[int, str]]:
