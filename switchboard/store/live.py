@@ -6,6 +6,13 @@
 share a worker). The operator API reads it back while the call is live; the ended record then has
 the turns, and the retention purge deletes the blob with the record.
 
+Writes are paced per worker process: each append costs ~1 ms of the worker's CPU (the storage
+SDK's request pipeline), so one process makes about :data:`WRITES_PER_SECOND` of them however
+many calls it holds: a call's turns are readable within :data:`FLUSH_SECONDS` while the worker
+holds up to ``FLUSH_SECONDS * WRITES_PER_SECOND`` calls, and within ``calls /
+WRITES_PER_SECOND`` seconds past that (40 s at 2,000 calls). Each writer's first flush falls at
+a random point of its interval, so calls that started together do not write together.
+
 A store failure never touches the call: a batch that cannot be written is logged and tried again
 at the next flush, and dropped (and counted in the log) after :data:`MAX_ATTEMPTS`; at most
 :data:`MAX_QUEUED` turns wait.
@@ -17,6 +24,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,7 +38,9 @@ from switchboard.webhook import instance_id_for
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 3.0
-"""Longest a turn waits before it is readable; also the write rate per call with turns."""
+"""Longest a turn waits before it is readable, while the worker is not busy."""
+WRITES_PER_SECOND = 50.0
+"""Appends one worker process makes per second at most, on average (~5 % of a core)."""
 MAX_ATTEMPTS = 3
 """Failed writes of one batch before it is dropped."""
 MAX_QUEUED = 500
@@ -38,6 +49,27 @@ CLOSE_SECONDS = 5.0
 """How long the slice's end waits for its last batch."""
 MAX_READ_BYTES = 1 << 20
 """Most of a live transcript the operator API reads (a slice keeps a bounded transcript too)."""
+
+
+class _Pace:
+    """The live transcripts writing on one event loop, and so how often each may write."""
+
+    def __init__(self) -> None:
+        self.writers = 0
+
+    def interval(self, floor: float) -> float:
+        return max(floor, self.writers / WRITES_PER_SECOND)
+
+
+_paces: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pace] = weakref.WeakKeyDictionary()
+
+
+def _pace() -> _Pace:
+    loop = asyncio.get_running_loop()
+    pace = _paces.get(loop)
+    if pace is None:
+        pace = _paces[loop] = _Pace()
+    return pace
 
 
 def live_blob_name(call_id: str) -> str:
@@ -69,6 +101,7 @@ class LiveTranscript:
         self._created = False
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
+        self._pace: _Pace | None = None
 
     def add(self, turn: Turn) -> None:
         """Queue a turn; the writer (started on the first turn) appends it within a flush."""
@@ -80,6 +113,8 @@ class LiveTranscript:
         line = {"speaker": turn.speaker, "text": turn.text, "at": turn.at}
         self._queued.append(json.dumps(line, ensure_ascii=False) + "\n")
         if self._writer is None:
+            self._pace = _pace()
+            self._pace.writers += 1
             self._writer = asyncio.get_running_loop().create_task(self._write_every_flush())
 
     async def aclose(self) -> None:
@@ -88,6 +123,8 @@ class LiveTranscript:
         writer, self._writer = self._writer, None
         if writer is None:
             return
+        if self._pace is not None:
+            self._pace.writers -= 1
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
@@ -101,8 +138,12 @@ class LiveTranscript:
         self._report_dropped()
 
     async def _write_every_flush(self) -> None:
+        assert self._pace is not None
+        first = True
         while True:
-            await asyncio.sleep(self._flush_seconds)
+            interval = self._pace.interval(self._flush_seconds)
+            await asyncio.sleep(interval * random.random() if first else interval)
+            first = False
             await self._flush()
 
     async def _flush(self) -> None:

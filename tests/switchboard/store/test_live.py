@@ -12,7 +12,13 @@ import pytest
 
 from switchboard.realtime.slice import Turn
 from switchboard.store.account import Account, StoreConfig, close_account, get_account
-from switchboard.store.live import MAX_ATTEMPTS, LiveTranscript, live_blob_name, live_turns
+from switchboard.store.live import (
+    MAX_ATTEMPTS,
+    WRITES_PER_SECOND,
+    LiveTranscript,
+    live_blob_name,
+    live_turns,
+)
 from tests.support.azurite import Azurite
 
 FLUSH = 0.05
@@ -121,3 +127,43 @@ async def test_a_store_that_is_down_costs_the_call_nothing_and_batches_are_dropp
     failures = [r for r in caplog.records if "live transcript write failed" in r.getMessage()]
     assert len(failures) >= MAX_ATTEMPTS
     assert "3 live transcript turns were not written" in caplog.text
+
+
+class CountingBlob:
+    """Counts appends (the pacing, not the SDK, is under test here)."""
+
+    def __init__(self, appends: list[bytes]) -> None:
+        self.appends = appends
+
+    async def create_append_blob(self, **kwargs: object) -> None:
+        return None
+
+    async def append_block(self, data: bytes) -> None:
+        self.appends.append(data)
+
+
+class CountingAccount:
+    def __init__(self) -> None:
+        self.appends: list[bytes] = []
+        self.records = self
+
+    def get_blob_client(self, name: str) -> CountingBlob:
+        return CountingBlob(self.appends)
+
+
+async def test_writes_are_paced_per_worker_however_many_calls_it_holds() -> None:
+    account = CountingAccount()
+
+    async def get() -> Account:
+        return account  # type: ignore[return-value]
+
+    calls = 100  # at WRITES_PER_SECOND, each may write every 2 s
+    transcripts = [LiveTranscript(f"rtc_{n}", held, get, flush_seconds=0.01) for n in range(calls)]
+    for second in range(10):  # a turn every 0.1 s on every call, for 1 s
+        for transcript in transcripts:
+            transcript.add(turn(second))
+        await asyncio.sleep(0.1)
+    assert len(account.appends) <= calls * 1.0 / (calls / WRITES_PER_SECOND) * 1.6
+    for transcript in transcripts:
+        await transcript.aclose()
+    assert sum(block.count(b"\n") for block in account.appends) == calls * 10
