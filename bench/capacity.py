@@ -835,7 +835,12 @@ def main() -> None:
             command = azurite_command()
             if command is None:
                 parser.error("the live transcript needs Azurite: npm ci --ignore-scripts")
-            azurite = stack.enter_context(AzuriteProcess(command))
+            everywhere = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {1})  # Azurite (and its threads) beside the source, not
+            try:  # on the worker's core: it is the storage service, not the worker's work
+                azurite = stack.enter_context(AzuriteProcess(command))
+            finally:
+                os.sched_setaffinity(0, everywhere)
             os.environ[STORE_ENV] = azurite.connection_string  # the workers inherit it
         points = run_points(modes, calls, args.warmup, args.seconds)
     report(points, args.plot)
