@@ -18,7 +18,10 @@ from switchboard.realtime.channel import RealtimeChannel
 from switchboard.realtime.lease import Lease, LeaseState, NoLease, Standing, lease_key
 from switchboard.realtime.monitor import CallMonitor, MonitorRequest
 from switchboard.realtime.slice import PendingEnd
+from switchboard.realtime.transcript import NoTurnSink, TurnSink
 from switchboard.settings import get_settings
+from switchboard.store.account import StoreConfig, StoreConfigError
+from switchboard.store.live import LiveTranscript
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
@@ -44,7 +47,18 @@ async def monitor_call(
     lease: Lease = NoLease()
     if monitor_request.lease:  # 0: scheduled by an orchestration that predates leases
         lease = EntityLease(client, monitor_request.call_id, monitor_request.lease)
-    return (await CallMonitor(monitor_request, open_channel, lease).run()).to_dict()
+    turns = _live_transcript(monitor_request.call_id, lease)
+    return (await CallMonitor(monitor_request, open_channel, lease, turns).run()).to_dict()
+
+
+def _live_transcript(call_id: str, lease: Lease) -> TurnSink:
+    """The call store's live transcript, written while this slice holds the lease."""
+    try:
+        StoreConfig.from_env()
+    except StoreConfigError as error:
+        logger.warning("call %s: no live transcript: %s", call_id, error)
+        return NoTurnSink()
+    return LiveTranscript(call_id, lease.held)
 
 
 @bp.entity_trigger(context_name="context", entity_name=names.MONITOR_LEASE)

@@ -55,8 +55,13 @@ from aiohttp import web
 from bench._common import machine, table, use_emulator_settings
 from switchboard.connection import close_connection, get_connection
 from switchboard.realtime.channel import RealtimeChannel
+from switchboard.realtime.lease import NoLease
 from switchboard.realtime.monitor import CallMonitor, MonitorOutcome, MonitorRequest
+from switchboard.realtime.transcript import NoTurnSink, TurnSink
 from switchboard.settings import get_settings
+from switchboard.store.account import StoreConfig, close_account, get_account
+from switchboard.store.live import LiveTranscript
+from tests.support.azurite import AzuriteProcess, azurite_command
 
 EVENTS_PER_SECOND = 20
 TICK_SECONDS = 0.01
@@ -74,6 +79,8 @@ REALTIME_PATH = "/openai/v1/realtime"  # where the product's Connection points t
 MODES = ("switchboard", "naive", "bare")  # the curve; "switchboard-defaultgc" is an ablation
 ALL_MODES = (*MODES, "switchboard-defaultgc")
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()  # CPython's, before the product tunes them
+STORE_ENV = "BENCH_CALL_STORE"
+"""The Azurite connection string the driver passes its workers: the live transcript's store."""
 
 
 # ------------------------------------------------------------------------------ shared pieces
@@ -421,6 +428,17 @@ async def run_switchboard(
     rss0 = rss_bytes()
     tasks: list[asyncio.Task[Any]] = []
 
+    store = os.environ.get(STORE_ENV)
+    config = StoreConfig(connection_string=store, name="benchlive") if store else None
+    if config is not None:
+        await get_account(config)  # the container, once
+
+    def turns(call_id: str) -> TurnSink:
+        """The live transcript writer ``activities/monitor.py`` gives a slice (no lease here)."""
+        if config is None:
+            return NoTurnSink()
+        return LiveTranscript(call_id, NoLease().held, lambda: get_account(config))
+
     def start_group(first: int, count: int) -> None:
         for index in range(first, first + count):
             call_id = f"rtc_bench{index:05d}"
@@ -434,7 +452,8 @@ async def run_switchboard(
                 slice_seconds=SOURCE_MAX_SECONDS,
                 silence_seconds=get_settings().silence_seconds,  # as in production (30 s)
             )
-            tasks.append(asyncio.create_task(CallMonitor(request, open_channel).run()))
+            monitor = CallMonitor(request, open_channel, turns=turns(call_id))
+            tasks.append(asyncio.create_task(monitor.run()))
 
     attached = await ramp(start_group, calls, lambda: LagChannel.attached)
     result = await measure(base, histogram, calls, attached, warmup, seconds, rss0)
@@ -446,7 +465,10 @@ async def run_switchboard(
     outcomes = [t.result().outcome for t in done if not t.cancelled() and t.exception() is None]
     ended = sum(outcome is MonitorOutcome.CALL_ENDED for outcome in outcomes)
     await close_connection()
+    if config is not None:
+        await close_account()
     note = f"{ended}/{calls} slices ended call_ended"
+    note += f"; live transcript {'on (Azurite)' if config else 'off'}"
     return result, note if tuned_gc else f"{note}; CPython's default GC"
 
 
@@ -782,6 +804,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--modes", default=",".join(MODES), help=f"some of {','.join(ALL_MODES)}")
     parser.add_argument("--plot", default=None, help="write the curve as a PNG here")
+    parser.add_argument(
+        "--no-transcript",
+        action="store_true",
+        help="switchboard modes without the live transcript writer (else on, into Azurite)",
+    )
     parser.add_argument("--cpu", type=int, default=0, help=internal)
     parser.add_argument("--mode", default="switchboard", choices=ALL_MODES, help=internal)
     parser.add_argument("--port", type=int, default=0, help=internal)
@@ -803,10 +830,28 @@ def main() -> None:
         parser.error(f"--calls takes integers 1..5000; --modes some of {','.join(ALL_MODES)}")
     if not 1 <= args.seconds <= 120 or not 0 <= args.warmup <= 30:
         parser.error("--seconds must be 1..120 and --warmup 0..30")
+    with contextlib.ExitStack() as stack:
+        if not args.no_transcript and any(m.startswith("switchboard") for m in modes):
+            command = azurite_command()
+            if command is None:
+                parser.error("the live transcript needs Azurite: npm ci --ignore-scripts")
+            everywhere = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {1})  # Azurite (and its threads) beside the source, not
+            try:  # on the worker's core: it is the storage service, not the worker's work
+                azurite = stack.enter_context(AzuriteProcess(command))
+            finally:
+                os.sched_setaffinity(0, everywhere)
+            os.environ[STORE_ENV] = azurite.connection_string  # the workers inherit it
+        points = run_points(modes, calls, args.warmup, args.seconds)
+    report(points, args.plot)
+
+
+def run_points(modes: list[str], calls: list[int], warmup: float, seconds: float) -> list[Point]:
+    """Every point, mode by mode; a naive worker that cannot hold its calls ends its curve."""
     points = []
     for mode in modes:
         for n in calls:
-            point = measure_point(mode, n, args.warmup, args.seconds)
+            point = measure_point(mode, n, warmup, seconds)
             print(
                 f"{mode:>21} N={n:<5} p99={point.p99_ms:.1f} ms handled="
                 f"{point.handled_per_s:,.0f}/{point.offered_per_s:,.0f} ev/s "
@@ -817,7 +862,7 @@ def main() -> None:
             points.append(point)
             if mode == "naive" and not point.ok and point.attached < n:
                 break  # cannot even hold the calls: larger N only takes longer to fail
-    report(points, args.plot)
+    return points
 
 
 if __name__ == "__main__":

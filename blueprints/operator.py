@@ -22,6 +22,7 @@ from switchboard.operator import COMMANDS_PER_CALL, OperatorCommand, refusal
 from switchboard.records import Phase
 from switchboard.settings import get_settings
 from switchboard.store.calls import stored_record
+from switchboard.store.live import live_transcript
 from switchboard.untrusted import shown
 from switchboard.webhook import instance_id_for
 
@@ -43,14 +44,17 @@ _REFUSED = {
 async def get_call(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    """The call's live phase, and its record once it has ended (from the call store)."""
+    """The call's live phase and its turns so far, and its record once it has ended."""
     call_id = req.route_params["call_id"]
     status = await client.get_status(instance_id_for(call_id))
     live = status.runtime_status is not None and status.runtime_status.value in _LIVE
     stored = None if live else await stored_record(call_id)
     if status.runtime_status is None and stored is None:
         return error_response(404, "unknown call")
-    return json_response(200, {**_view(call_id, status), **({"record": stored} if stored else {})})
+    view = {**_view(call_id, status), **({"record": stored} if stored else {})}
+    if live:
+        view["live_turns"] = await live_transcript(call_id)
+    return json_response(200, view)
 
 
 @bp.route(route="calls/{call_id}/transfer", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)

@@ -42,6 +42,7 @@ class RealtimeChannel:
         self._deadline = 0.0
         self._alarm: asyncio.TimerHandle | None = None
         self._receiver: asyncio.Task[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timed_out = False
 
     async def __aenter__(self) -> RealtimeChannel:
@@ -85,9 +86,12 @@ class RealtimeChannel:
     async def receive(self, timeout: float) -> str | None:
         """The next text message; ``None`` when the socket closed. Raises ``TimeoutError``."""
         assert self._ws is not None
-        task = asyncio.current_task()
+        # The loop is looked up once per socket: on Python 3.11 ``get_running_loop`` (and so
+        # ``current_task()`` without a loop) makes a getpid() syscall, on every event.
+        loop = self._loop or asyncio.get_running_loop()
+        self._loop = loop
+        task = asyncio.current_task(loop)
         assert task is not None
-        loop = task.get_loop()
         self._deadline = deadline = loop.time() + timeout
         if self._alarm is None or self._alarm.when() > deadline + ALARM_SLACK_SECONDS:
             if self._alarm is not None:

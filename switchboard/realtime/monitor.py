@@ -55,6 +55,7 @@ from switchboard.realtime.slice import (
     SliceState,
     Turn,
 )
+from switchboard.realtime.transcript import NoTurnSink, TurnSink
 
 __all__ = ["CallMonitor", "MonitorOutcome", "MonitorRequest", "MonitorResult", "Turn"]
 
@@ -69,9 +70,14 @@ class CallMonitor:
     """Runs one :class:`MonitorRequest` against sockets from ``open_channel``."""
 
     def __init__(
-        self, request: MonitorRequest, open_channel: ChannelFactory, lease: Lease | None = None
+        self,
+        request: MonitorRequest,
+        open_channel: ChannelFactory,
+        lease: Lease | None = None,
+        turns: TurnSink | None = None,
     ) -> None:
         self._request = request
+        self._turns = turns or NoTurnSink()  # the live transcript, written as turns happen
         self._open_channel = open_channel
         self._lease = lease or NoLease()
         self._keeper = LeaseKeeper(self._lease, request.slice_seconds)
@@ -108,6 +114,8 @@ class CallMonitor:
                 self._request.lease,
             )
             return MonitorResult(MonitorOutcome.SUPERSEDED, state=self._request.state)
+        finally:
+            await self._turns.aclose()  # the last batch (a superseded slice writes none)
 
     async def _run(self) -> MonitorResult:
         call_id = self._request.call_id
@@ -288,13 +296,21 @@ class CallMonitor:
         self, event: CallerTranscript, channel: RealtimeChannel
     ) -> None:
         self._heard_caller()
-        self._result.add_turn("caller", event.text, _now())
+        self._add_turn("caller", event.text)
         if not self._request.converse:
             # After a REFER, a caller still talking to us proves the transfer did not happen.
             self._caller_still_here = True
 
     async def _on_agent_transcript(self, event: AgentTranscript, channel: RealtimeChannel) -> None:
-        self._result.add_turn("agent", event.text, _now())
+        self._add_turn("agent", event.text)
+
+    def _add_turn(self, speaker: str, text: str) -> None:
+        """Keep a turn for the result, and send what was kept to the live transcript."""
+        turns = self._result.turns
+        kept = len(turns)
+        self._result.add_turn(speaker, text, _now())
+        if len(turns) > kept:
+            self._turns.add(turns[-1])
 
     async def _on_response_done(self, event: ResponseDone, channel: RealtimeChannel) -> None:
         self._heard_at = time.monotonic()  # silence counts from the end of the agent's turn

@@ -28,6 +28,7 @@ from azure.storage.blob import ContentSettings
 
 from switchboard.store import keys, rows
 from switchboard.store.account import Account, StoreConfigError, get_account
+from switchboard.store.live import live_blob_name
 from switchboard.store.query import CallQuery, QueryError, Window
 from switchboard.webhook import instance_id_for
 
@@ -120,8 +121,9 @@ class CallStore:
 
     async def _delete(self, row: dict[str, Any], limit: asyncio.Semaphore) -> None:
         try:
-            with contextlib.suppress(ResourceNotFoundError):  # never ended, or purged before
-                await self._account.records.delete_blob(blob_name(str(row["call_id"])))
+            for name in (blob_name(str(row["call_id"])), live_blob_name(str(row["call_id"]))):
+                with contextlib.suppress(ResourceNotFoundError):  # not written, or purged before
+                    await self._account.records.delete_blob(name)
             if row.get("caller_key"):
                 await self._account.by_caller.delete_entity(row["caller_key"], row["RowKey"])
             await self._account.index.delete_entity(row["PartitionKey"], row["RowKey"])
