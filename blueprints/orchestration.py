@@ -71,7 +71,7 @@ class CallFlow(Admission, Conversation):
         self._phase(Phase.RINGING)
         if self.version >= 2:  # listed as live before it is answered
             yield from save_record(self.ctx, names.RECORD_CALL_STARTED, self.record)
-        result = yield from self._accept(decision.after_hours)
+        result = yield from self._accept(decision)
         if isinstance(result, OperatorCommand):
             yield from self._operator_reject(result)
             return

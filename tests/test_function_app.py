@@ -32,6 +32,7 @@ def test_http_routes_methods_and_auth_levels(functions: list[Function]) -> None:
         "list_calls": ("calls", ["GET"], "FUNCTION"),
         "transfer_live_call": ("calls/{call_id}/transfer", ["POST"], "FUNCTION"),
         "hang_up_live_call": ("calls/{call_id}/hangup", ["POST"], "FUNCTION"),
+        "erase_caller_history": ("callers/{number}/history", ["DELETE"], "FUNCTION"),
     }
 
 
