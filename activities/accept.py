@@ -23,9 +23,9 @@ async def accept_call(request: dict[str, Any]) -> dict[str, Any]:
     session = settings.agent.session_config(
         settings.deployment, after_hours=bool(request.get("after_hours"))
     )
+    deadline = datetime.fromisoformat(request["deadline"]) if request.get("deadline") else None
     if settings.caller_memory:
         days = settings.record_retention_days
-        earlier = await recall(request["call_id"], request.get("caller"), days)
+        earlier = await recall(request["call_id"], request.get("caller"), days, deadline)
         session["instructions"] = with_memory(session["instructions"], earlier)
-    deadline = datetime.fromisoformat(request["deadline"]) if request.get("deadline") else None
     return (await call_control().accept(request["call_id"], session, deadline)).to_dict()

@@ -44,24 +44,30 @@ PREAMBLE = (
 _SPACE = re.compile(r"\s+")
 
 
-async def recall(call_id: str, caller: str | None, retention_days: int) -> list[EarlierCall]:
+async def recall(
+    call_id: str, caller: str | None, retention_days: int, deadline: datetime | None = None
+) -> list[EarlierCall]:
     """The caller's last few summarised calls within the retention period; none on any failure.
 
     ``caller`` is the E.164 number screening read (None: anonymous or unreadable: no memory).
+    Near the ring ``deadline`` the lookup takes at most half the time left, so it never makes
+    the accept miss it.
     """
     if not caller:
         return []
     started = time.monotonic()
-    since = datetime.now(UTC) - timedelta(days=retention_days)
+    now = datetime.now(UTC)
+    since = now - timedelta(days=retention_days)
+    budget = LOOKUP_SECONDS
+    if deadline is not None:
+        budget = min(budget, max((deadline - now).total_seconds() / 2, 0.0))
     try:
-        async with asyncio.timeout(LOOKUP_SECONDS):
+        async with asyncio.timeout(budget):
             history = CallerHistory(await get_account())
             earlier = await history.recent(caller, since=since, limit=MEMORY_CALLS)
     except TimeoutError:
         logger.warning(
-            "call %s: no caller memory: the call store took over %ss",
-            shown(call_id),
-            LOOKUP_SECONDS,
+            "call %s: no caller memory: the call store took over %.1fs", shown(call_id), budget
         )
         return []
     except (AzureError, StoreConfigError, NoCallerIndex, ValueError, OSError) as error:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
@@ -136,6 +136,23 @@ async def test_a_store_that_hangs_costs_the_answer_at_most_the_bound(
     assert await recall("rtc_1", "+46701234567", 30) == []
     assert LOOKUP_SECONDS <= time.monotonic() - started < LOOKUP_SECONDS + 0.5
     assert "no caller memory: the call store took over 1.0s" in caplog.text
+
+
+async def test_near_the_ring_deadline_the_lookup_takes_half_the_time_left(
+    store_at: Callable[[Handler], Awaitable[None]], caplog: pytest.LogCaptureFixture
+) -> None:
+    async def hang(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(LOOKUP_SECONDS * 3)
+        return web.Response()
+
+    await store_at(hang)
+    started = time.monotonic()
+    deadline = datetime.now(UTC) + timedelta(seconds=0.4)
+    assert await recall("rtc_1", "+46701234567", 30, deadline) == []
+    assert 0.15 <= time.monotonic() - started < 0.35
+    assert "no caller memory: the call store took over 0.2s" in caplog.text
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    assert await recall("rtc_1", "+46701234567", 30, past) == []
 
 
 async def test_a_failing_store_means_no_memory(

@@ -16,7 +16,8 @@ from switchboard.store.query import CallQuery
 from tests.support.azurite import Azurite
 from tests.switchboard.store.test_calls import BASE, SECRET, A, B, ended, record
 
-FOLLOW_UP = {"needed": True, "reason": "Call back about the refund."}
+REASON = "Call back about the refund."
+FOLLOW_UP = {"needed": True, "reason": REASON}
 
 
 def analysed(n: int, caller: str | None = A, minutes: float = 0, **analysis: Any) -> dict[str, Any]:
@@ -55,7 +56,7 @@ async def test_the_newest_summarised_ended_calls_of_one_caller_within_retention(
     assert found == [
         EarlierCall("rtc_006", BASE + timedelta(minutes=50), "call 6"),
         EarlierCall("rtc_004", BASE + timedelta(minutes=30), "call 4"),
-        EarlierCall("rtc_002", BASE + timedelta(minutes=10), "call 2", FOLLOW_UP["reason"]),
+        EarlierCall("rtc_002", BASE + timedelta(minutes=10), "call 2", REASON),
     ]
     assert [c.call_id for c in await history.recent(A, since=since, limit=1)] == ["rtc_006"]
     assert await history.recent("+14155550199", since=since, limit=3) == []
