@@ -4,7 +4,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import accept, analyze, events, hangup, monitor, refer, reject, say, screen, store
-from blueprints import console, ingress, operator, orchestration, records, slots
+from blueprints import callers, console, ingress, operator, orchestration, records, slots
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -13,6 +13,7 @@ for blueprint in (
     operator.bp,
     records.bp,
     console.bp,
+    callers.bp,
     orchestration.bp,
     slots.bp,
     screen.bp,

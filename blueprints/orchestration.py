@@ -69,7 +69,7 @@ class CallFlow(Admission, Conversation):
         if decision is None:
             return
         self._phase(Phase.RINGING)
-        result = yield from self._accept(decision.after_hours)
+        result = yield from self._accept(decision)
         if isinstance(result, OperatorCommand):
             yield from self._operator_reject(result)
             return

@@ -242,6 +242,13 @@ param usagePrices string = ''
 @maxValue(3650)
 param callRecordRetentionDays int = 30
 
+@description('CALLER_MEMORY: on = the summaries of a caller\'s last 3 calls (within the retention) are added to the agent\'s instructions when the call is answered; needs CALL_STORE_CALLER_KEY (the caller index key scripts/app_secrets.py creates).')
+@allowed([
+  'on'
+  'off'
+])
+param callerMemory string = 'off'
+
 @description('CALL_STORE_NAME: names the call store\'s two tables (<name>, <name>bycaller) and blob container in the app\'s storage account: 3-40 lowercase letters and digits, starting with a letter.')
 @minLength(3)
 @maxLength(40)
@@ -466,6 +473,7 @@ module functionApp 'modules/functionapp.bicep' = {
     afterHoursSipStatus: afterHoursSipStatus
     usagePrices: usagePrices
     callRecordRetentionDays: callRecordRetentionDays
+    callerMemory: callerMemory
     extraAppSettings: extraAppSettings
   }
   // The host starts as soon as its settings exist: its identity must already hold the data roles.

@@ -159,6 +159,12 @@ def accept_or_reject(raw: str) -> bool:
     return raw.lower() == "reject"
 
 
+def on_off(raw: str) -> bool:
+    if raw.lower() not in {"on", "off"}:
+        raise ValueError("must be 'on' or 'off'")
+    return raw.lower() == "on"
+
+
 def int_between(low: int, high: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         try:

@@ -59,6 +59,7 @@ class Settings:
     policy: Policy
     record_retention_days: int
     analysis_deployment: str | None = None
+    caller_memory: bool = False
 
     def plan(self) -> CallPlan:
         """What an orchestration needs from the settings, snapshotted when its call arrives."""
@@ -122,6 +123,7 @@ class Settings:
             analysis_deployment=reader.optional(
                 "AZURE_OPENAI_ANALYSIS_DEPLOYMENT", values.non_empty
             ),
+            caller_memory=reader.get("CALLER_MEMORY", values.on_off, "off"),
         )
         function_timeout = reader.get(
             "AzureFunctionsJobHost__functionTimeout",  # how the Bicep sets functionTimeout
@@ -130,6 +132,12 @@ class Settings:
         )
         if reader.read("MONITOR_SLICE_SECONDS", "AzureFunctionsJobHost__functionTimeout"):
             settings._check_slice(reader, function_timeout)
+        if settings.caller_memory and not reader.has("CALL_STORE_CALLER_KEY"):
+            reader.fail(
+                "CALLER_MEMORY",
+                "must be off without CALL_STORE_CALLER_KEY: earlier calls are found through "
+                "the caller index, which that key keys",
+            )
         if reader.valid:
             settings._check_departments(reader)
             settings._check_targets_allowed(reader)
@@ -243,6 +251,10 @@ class _Reader:
             self._errors.append(f"{name} is required but not set")
             return None  # type: ignore[return-value]  # never used: raise_if_invalid raises
         return self._parse(name, raw, parse, secret)
+
+    def has(self, name: str) -> bool:
+        """Whether ``name`` is set to something other than blanks."""
+        return bool(self._env.get(name, "").strip())
 
     def optional(self, name: str, parse: Callable[[str], T], *, secret: bool = False) -> T | None:
         raw = self._env.get(name, "").strip()

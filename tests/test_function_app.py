@@ -35,6 +35,7 @@ def test_http_routes_methods_and_auth_levels(functions: list[Function]) -> None:
         "console_page": ("console", ["GET"], "ANONYMOUS"),
         "console_asset": ("console/{name}", ["GET"], "ANONYMOUS"),
         "agent_departments": ("agent", ["GET"], "FUNCTION"),
+        "erase_caller_history": ("callers/{number}/history", ["DELETE"], "FUNCTION"),
     }
 
 

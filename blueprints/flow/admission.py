@@ -110,7 +110,7 @@ class Admission(FlowBase):
         return result
 
     def _accept(
-        self, after_hours: bool
+        self, decision: Decision
     ) -> Generator[Any, Any, ControlResult | OperatorCommand | None]:
         """Accept, racing the ring limit and operator hang-ups.
 
@@ -119,8 +119,9 @@ class Admission(FlowBase):
         self.step = names.ACCEPT_CALL
         request = {
             "call_id": self.call_id,
-            "after_hours": after_hours,
+            "after_hours": decision.after_hours,
             "deadline": self.ring_deadline.isoformat(),
+            "caller": decision.caller,  # for the caller's memory, looked up at the accept
         }
         accept = self.ctx.call_activity_with_retry(names.ACCEPT_CALL, self.retry, request)
         ring_limit: Any = self.ctx.create_timer(self.ring_deadline)

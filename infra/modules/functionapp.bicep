@@ -208,6 +208,13 @@ param usagePrices string
 @maxValue(3650)
 param callRecordRetentionDays int
 
+@description('on = earlier calls\' summaries in the agent\'s instructions at accept; off = none.')
+@allowed([
+  'on'
+  'off'
+])
+param callerMemory string
+
 @description('Longest single run of the call-monitor activity, in seconds.')
 @minValue(60)
 @maxValue(3300)
@@ -284,6 +291,7 @@ var appSettings = {
   AFTER_HOURS_SIP_STATUS: string(afterHoursSipStatus)
   USAGE_PRICES: usagePrices
   CALL_RECORD_RETENTION_DAYS: string(callRecordRetentionDays)
+  CALLER_MEMORY: callerMemory
   CALL_STORE_NAME: callStoreName
   CALL_STORE_CALLER_KEY: '@Microsoft.KeyVault(SecretUri=${callerKeySecretUri})'
   CALL_EVENTS_URL: callEventsUrl

@@ -151,7 +151,10 @@ VALUES: dict[str, st.SearchStrategy[Value]] = {
     | bad("abc", "1234", "1;44", "-1", "4", "1,999"),
     "ANONYMOUS_CALLERS": good("accept", "reject", "REJECT", "Accept") | bad("maybe", "yes", "0"),
     "REJECT_SIP_STATUS": integers(400, 699),
+    "CALLER_MEMORY": good("off", "OFF", "on", "On") | bad("yes", "true", "1", "enabled"),
 }
+CALLER_KEY = "CALL_STORE_CALLER_KEY"
+"""Read by the call store, not the loader; the loader only checks that memory has it."""
 
 
 KNOWN = tuple(VALUES)
@@ -177,17 +180,24 @@ def environments(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, bool | None
         else:
             env[name] = draw(text)
             verdicts[name] = None
+    if draw(st.booleans()):
+        env[CALLER_KEY] = draw(st.sampled_from(["k" * 40, " ", ""]))
     for name in KNOWN:
         if name in ("OPENAI_WEBHOOK_SECRET", "AZURE_OPENAI_API_KEY") and verdicts[name] is None:
             env[name] = draw(secret("", None)).text  # random, but still recognisably secret
     _judge_across_variables(env, verdicts)
-    env.update(draw(st.dictionaries(st.text(min_size=1).filter(lambda k: k not in KNOWN), text)))
+    others = st.text(min_size=1).filter(lambda k: k not in KNOWN and k != CALLER_KEY)
+    env.update(draw(st.dictionaries(others, text)))
     return env, verdicts
 
 
 def _judge_across_variables(env: dict[str, str], verdicts: dict[str, bool | None]) -> None:
     """Verdicts that depend on another variable: the slice on functionTimeout, the national
-    numbers on DEFAULT_REGION, the configured targets on TRANSFER_ALLOWED_TARGETS."""
+    numbers on DEFAULT_REGION, the configured targets on TRANSFER_ALLOWED_TARGETS, caller
+    memory on the caller index's key."""
+    memory_on = env.get("CALLER_MEMORY", "").strip().lower() == "on"
+    if memory_on and verdicts["CALLER_MEMORY"] and not env.get(CALLER_KEY, "").strip():
+        verdicts["CALLER_MEMORY"] = False
     timeout = env.get("AzureFunctionsJobHost__functionTimeout", "").strip() or "00:30:00"
     slice_text = env.get("MONITOR_SLICE_SECONDS", "").strip() or "1500"
     if timeout not in TIMEOUTS:

@@ -192,6 +192,19 @@ def test_record_retention_days_defaults_to_30_and_takes_1_to_3650() -> None:
         assert settings.record_retention_days == days
 
 
+def test_caller_memory_is_off_by_default_and_needs_the_caller_index() -> None:
+    assert Settings.from_env(BASE).caller_memory is False
+    key = {"CALL_STORE_CALLER_KEY": "k" * 40}
+    assert Settings.from_env({**BASE, **key, "CALLER_MEMORY": " On "}).caller_memory is True
+    assert Settings.from_env({**BASE, "CALLER_MEMORY": "off"}).caller_memory is False
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**BASE, "CALLER_MEMORY": "on"})
+    assert "- CALLER_MEMORY must be off without CALL_STORE_CALLER_KEY" in str(raised.value)
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**BASE, **key, "CALLER_MEMORY": "yes"})
+    assert "- CALLER_MEMORY must be 'on' or 'off', got 'yes'" in str(raised.value)
+
+
 @pytest.mark.parametrize("raw", ["0", "3651", "-5", "30d", "1.5"])
 def test_record_retention_days_out_of_range_names_the_variable(raw: str) -> None:
     with pytest.raises(SettingsError) as raised:
