@@ -44,7 +44,8 @@ async def monitor_call(
     lease: Lease = NoLease()
     if monitor_request.lease:  # 0: scheduled by an orchestration that predates leases
         lease = EntityLease(client, monitor_request.call_id, monitor_request.lease)
-    return (await CallMonitor(monitor_request, open_channel, lease).run()).to_dict()
+    servers = get_settings().agent.mcp_servers
+    return (await CallMonitor(monitor_request, open_channel, lease, servers).run()).to_dict()
 
 
 @bp.entity_trigger(context_name="context", entity_name=names.MONITOR_LEASE)
