@@ -10,6 +10,7 @@ id, and the model is asked to go on once the response that asked has ended.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -88,6 +89,11 @@ def _plain(text: str, limit: int = 64) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def answer_id(request_id: str) -> str:
+    """The answer's item id, derived from the request's: a repeat would be the same item."""
+    return "appr_" + hashlib.sha256(request_id.encode()).hexdigest()[:24]
+
+
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -150,6 +156,7 @@ class McpWatcher:
         approve = server is not None and server.grants(item.tool)
         response: dict[str, Any] = {
             "type": "mcp_approval_response",
+            "id": answer_id(item.item_id),
             "approval_request_id": item.item_id,
             "approve": approve,
         }
