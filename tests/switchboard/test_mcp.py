@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from switchboard.agent import Agent
+from switchboard.analysis import transcript_text
 from switchboard.settings import Settings, SettingsError
 
 SERVER: dict[str, Any] = {
@@ -119,3 +120,16 @@ def test_a_missing_or_unresolved_header_setting_is_named_and_not_shown(tmp_path:
         _settings(tmp_path, MCP_TOKEN=reference)
     assert "MCP_TOKEN is a Key Vault reference the platform did not resolve" in str(error.value)
     assert "vault.azure.net" not in str(error.value)
+
+
+def test_the_analysis_reads_a_tool_turn_as_the_tools_not_the_agents() -> None:
+    turns = [
+        {"speaker": "caller", "text": "Cancel 5678"},
+        {"speaker": "tool", "text": "mcp orders.cancel_order: completed"},
+        {"speaker": "agent", "text": "Done."},
+    ]
+    assert transcript_text(turns).splitlines() == [
+        "Caller: Cancel 5678",
+        "Tool: mcp orders.cancel_order: completed",
+        "Agent: Done.",
+    ]
