@@ -48,7 +48,9 @@ async def monitor_call(
     if monitor_request.lease:  # 0: scheduled by an orchestration that predates leases
         lease = EntityLease(client, monitor_request.call_id, monitor_request.lease)
     turns = _live_transcript(monitor_request.call_id, lease)
-    return (await CallMonitor(monitor_request, open_channel, lease, turns).run()).to_dict()
+    servers = get_settings().agent.mcp_servers
+    monitor = CallMonitor(monitor_request, open_channel, lease, turns, servers)
+    return (await monitor.run()).to_dict()
 
 
 def _live_transcript(call_id: str, lease: Lease) -> TurnSink:

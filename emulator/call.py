@@ -65,6 +65,8 @@ class Counters:
     """Set once every webhook copy has been delivered (or has given up)."""
     connected: int = 0
     """WebSockets attached to the call so far."""
+    approval: int = 0
+    """``mcp_approval_response`` items the client created."""
 
 
 @dataclass
@@ -97,6 +99,10 @@ class Call:
     """Function calls the model made, by `call_id` → tool name."""
     items: dict[str, JsonDict] = field(default_factory=dict)
     """The conversation as the server keeps it: every item added, by id (latest version)."""
+    mcp_listed: bool = False
+    """The session's MCP servers have had their tools listed (on the first socket)."""
+    mcp_requests: dict[str, ModelTurn] = field(default_factory=dict)
+    """MCP approval requests not yet answered, by id: the turn that plays once approved."""
     audio_played: bool = False
     """The model has spoken: from then on the session's voice cannot change."""
     input_audio_bytes: int = 0

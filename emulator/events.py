@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 from .scenario import ToolCall
@@ -96,8 +96,12 @@ def response_events(
     spoken: str | None,
     tool: ToolCall | None,
     input_text: str,
+    first: Callable[[str, int], Generator[JsonDict, None, JsonDict]] | None = None,
 ) -> Iterator[JsonDict]:
     """Yield a full response sequence: optional spoken message, then optional function call.
+
+    ``first`` plays an output item before the message (an MCP call, whose result the model
+    then speaks).
 
     With audio output the sequence follows a SIP session: transcript deltas instead of audio
     deltas, `output_audio_buffer.started` after the content part, `.stopped` after `response.done`.
@@ -128,6 +132,8 @@ def response_events(
     )
     yield rate_limits_event()
     output: list[JsonDict] = []
+    if first is not None:
+        output.append((yield from first(response_id, 0)))
     if spoken is not None:
         item = yield from _message_events(response_id, len(output), spoken, audio=audio)
         output.append(item)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from . import mcp
 from .call import Call
 from .events import JsonDict, line_from_instructions, response_events
 from .scenario import ModelTurn
@@ -86,18 +87,22 @@ async def respond(
     """
     session = merge(call.session or DEFAULT_SESSION, overrides or {})
     spoken: str | None
+    first: mcp.ItemEvents | None = None
     if turn is None:
         spoken, tool = line_from_instructions(instructions), None
     else:
         if turn.next_reply is not None:
             call.next_turns.append(ModelTurn(reply=turn.next_reply))
         spoken, tool = turn.reply, turn.tool
-        if tool is not None and tool.name not in declared_tools(session):
+        if tool is not None and mcp.target(tool) is not None:
+            first, asks = mcp.item_events(call, session, turn)
+            spoken, tool = (None if asks else spoken), None
+        elif tool is not None and tool.name not in declared_tools(session):
             call.record(
                 "warning", message=f"model cannot call undeclared tool {tool.name!r}; skipped"
             )
             tool = None
-        if spoken is None and tool is None:
+        if spoken is None and tool is None and first is None:
             spoken = ACKNOWLEDGEMENT
     call.responding = True
     try:
@@ -107,6 +112,7 @@ async def respond(
             spoken=spoken,
             tool=tool,
             input_text=input_text,
+            first=first,
         ):
             if not call.live:
                 return

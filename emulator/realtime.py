@@ -14,7 +14,7 @@ from aiohttp import WSMsgType, web
 from openai.types.realtime import RealtimeClientEvent
 from pydantic import BaseModel, ValidationError
 
-from . import faults
+from . import faults, mcp
 from .call import Call, Socket
 from .events import JsonDict, error_event, event, new_id, session_object
 from .model import DEFAULT_SESSION as DEFAULT_SESSION  # still imported from here by bench/
@@ -78,12 +78,12 @@ async def _response_create(call: Call, socket: Socket, payload: JsonDict) -> Non
 
 
 async def _item_create(call: Call, socket: Socket, payload: JsonDict) -> None:
-    item: JsonDict = {
-        "id": new_id("item_"),
-        **payload["item"],
-        "object": "realtime.item",
-        "status": "completed",
-    }
+    item: JsonDict = {"id": new_id("item_"), **payload["item"]}
+    if not item["type"].startswith("mcp_"):  # MCP items carry neither (the SDK's item models)
+        item.update({"object": "realtime.item", "status": "completed"})
+    if item["type"] == "mcp_approval_response":
+        mcp.answered(call, item)
+        await call.notify()
     if item["type"] == "function_call_output":
         call.counters.tool_output += 1
         if item["call_id"] not in call.tool_calls:
@@ -252,6 +252,7 @@ async def serve_socket(request: web.Request, call: Call) -> web.WebSocketRespons
     call.sockets[socket.socket_id] = socket
     call.counters.connected += 1
     await call.notify()
+    await mcp.list_tools_once(call)
     try:
         async for message in ws:
             if not call.live:

@@ -8,6 +8,7 @@ name the offending field, e.g. ``steps[2].seconds``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -96,6 +97,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+MCP_TOOL = re.compile(r"mcp:[A-Za-z][A-Za-z0-9_-]{0,63}:[A-Za-z0-9_.-]{1,64}")
 
 
 def _scenario_dir() -> Path:
@@ -139,6 +141,7 @@ def parse_scenario(name: str, data: Mapping[str, object]) -> Scenario:
             expect=_expect(top.table("expect")),
             faults=tuple(_fault(t) for t in top.tables("faults")),
             analysis=_analysis(top.table("analysis")),
+            mcp_unreachable=_mcp(top.table("mcp")),
             session_limit_seconds=(
                 top.number("session_limit_seconds", 0.0, minimum=0.01)
                 if top.has("session_limit_seconds")
@@ -219,6 +222,14 @@ def _analysis(t: _Table) -> ScriptedAnalysis:
     )
     t.done()
     return analysis
+
+
+def _mcp(t: _Table) -> frozenset[str]:
+    labels = t.get("unreachable", list, [])
+    if not all(isinstance(label, str) and label for label in labels):
+        raise ScenarioError(f"{t.path('unreachable')} must be a list of server labels")
+    t.done()
+    return frozenset(labels)
 
 
 def _caller(t: _Table) -> Caller:
@@ -356,8 +367,20 @@ def _turn(t: _Table) -> ModelTurn:
             raise ScenarioError(f"{t.path('tool')} must be a non-empty string")
         arguments = t.get("arguments", dict, {})
         tool = ToolCall(name, cast("Mapping[str, object]", arguments))
+        if name.startswith("mcp:"):
+            if not MCP_TOOL.fullmatch(name):
+                raise ScenarioError(f"{t.path('tool')} must be mcp:<server_label>:<tool name>")
+            tool = ToolCall(
+                name,
+                tool.arguments,
+                mcp_output=t.get("mcp_output", str, tool.mcp_output),
+                mcp_error=t.optional_str("mcp_error"),
+            )
     elif t.has("arguments"):
         raise ScenarioError(f"{t.path('arguments')} needs a tool")
+    for key in ("mcp_output", "mcp_error"):
+        if t.has(key) and not (tool is not None and tool.name.startswith("mcp:")):
+            raise ScenarioError(f"{t.path(key)} needs an mcp:<label>:<name> tool")
     return ModelTurn(
         reply=t.optional_str("reply"), tool=tool, next_reply=t.optional_str("next_reply")
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, get_args
 
 WaitUntil: TypeAlias = Literal[
-    "accepted", "response_done", "tool_output", "refer", "webhook_done", "connected"
+    "accepted", "response_done", "tool_output", "refer", "webhook_done", "connected", "approval"
 ]
 FailStatus: TypeAlias = Literal[429, 500, 503]
 RestVerb: TypeAlias = Literal["accept", "reject", "refer", "hangup"]
@@ -52,6 +52,12 @@ class ToolCall:
 
     name: str
     arguments: Mapping[str, object] = field(default_factory=dict)
+    mcp_output: str = '{"ok":true}'
+    """An ``mcp:`` tool's output, when it succeeds."""
+    mcp_error: str | None = None
+    """An ``mcp:`` tool fails with this ``tool_execution_error`` message."""
+    approval_request_id: str | None = None
+    """Set on an ``mcp:`` call the client approved (the emulator sets it)."""
 
     @property
     def arguments_json(self) -> str:
@@ -241,6 +247,8 @@ class Scenario:
     expect: Expectation
     faults: tuple[Fault, ...] = ()
     analysis: ScriptedAnalysis = field(default_factory=ScriptedAnalysis)
+    mcp_unreachable: frozenset[str] = frozenset()
+    """MCP server labels that cannot be reached: their listing and calls fail (``[mcp]``)."""
     session_limit_seconds: float | None = None
     """Ends the session this long after the call was placed (scaled by the time scale), like
     the service's own session limit; None: `max_call_seconds` of the emulator."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.analysis import AnalysisSpec
+from switchboard.mcp import McpServer, parse_servers
 
 VOICES = frozenset(
     {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
@@ -80,6 +81,10 @@ class Agent:
     after_hours_greeting: str | None = None
     after_hours_tools: tuple[str, ...] = (END_CALL,)
     analysis: AnalysisSpec = field(default_factory=AnalysisSpec)
+    mcp_servers: tuple[McpServer, ...] = ()
+    """Remote MCP servers (not after hours); their header settings are in ``mcp_settings``."""
+    mcp_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The app settings the MCP headers name, resolved by the settings (secrets: never shown)."""
 
     def session_config(self, model: str, *, after_hours: bool = False) -> dict[str, Any]:
         """The ``accept`` body: minimal on purpose, since SIP rejects some audio tuning."""
@@ -87,13 +92,16 @@ class Agent:
         if self.transcription_model:
             audio["input"] = {"transcription": {"model": self.transcription_model}}
         tools = self.after_hours_tools if after_hours else self.tools
+        mcp = () if after_hours else self.mcp_servers
+        declared = [self._tool(name) for name in tools]
+        declared += [server.session_tool(self.mcp_settings) for server in mcp]
         return {
             "type": "realtime",
             "model": model,
             "instructions": self.after_hours_instructions if after_hours else self.instructions,
             "audio": audio,
-            "tools": [self._tool(name) for name in tools],
-            "tool_choice": "auto" if tools else "none",
+            "tools": declared,
+            "tool_choice": "auto" if declared else "none",
         }
 
     def greeting_for(self, *, after_hours: bool) -> str:
@@ -143,7 +151,7 @@ class Agent:
     def from_definition(cls, data: Mapping[str, Any]) -> Agent:
         """Build from a parsed definition, checking every field's type."""
         known = {"name", "instructions", "greeting", "voice", "transcription_model", "tools"}
-        unknown = set(data) - known - {"departments", "after_hours", "analysis"}
+        unknown = set(data) - known - {"departments", "after_hours", "analysis", "mcp_servers"}
         if unknown:
             raise ValueError(f"has unknown keys {sorted(unknown)}")
         after = data.get("after_hours", {})
@@ -169,6 +177,7 @@ class Agent:
             after_hours_greeting=_text(after, "greeting", "") or None,
             after_hours_tools=_tools(after, default.after_hours_tools),
             analysis=AnalysisSpec.from_definition(data.get("analysis", {})),
+            mcp_servers=parse_servers(data.get("mcp_servers", [])),
         )
 
 

@@ -273,10 +273,8 @@ def validate(spec: AnalysisSpec, answer: Mapping[str, Any], model: str) -> Analy
 
 def transcript_text(turns: Iterable[Mapping[str, Any]]) -> str:
     """The conversation as lines; a call longer than the cap keeps its most recent part."""
-    lines = [
-        f"{'Caller' if t.get('speaker') == 'caller' else 'Agent'}: {t.get('text', '')}"
-        for t in turns
-    ]
+    names = {"caller": "Caller", "tool": "Tool"}  # a tool turn: what an MCP server did
+    lines = [f"{names.get(str(t.get('speaker')), 'Agent')}: {t.get('text', '')}" for t in turns]
     text = "\n".join(lines)
     if len(text) > MAX_TRANSCRIPT_CHARS:
         text = "[earlier part of the call cut]\n" + text[-MAX_TRANSCRIPT_CHARS:]

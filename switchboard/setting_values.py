@@ -28,6 +28,13 @@ def non_empty(raw: str) -> str:
     return raw
 
 
+def resolved_secret(raw: str) -> str:
+    """A secret another setting names (an MCP header): a Key Vault reference must be resolved."""
+    if raw.startswith("@Microsoft.KeyVault("):
+        raise ValueError("is a Key Vault reference the platform did not resolve (check its access)")
+    return raw
+
+
 def endpoint(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in {"https", "http"} or not parts.netloc:

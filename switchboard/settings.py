@@ -193,8 +193,14 @@ class Settings:
 def _read_agent(reader: _Reader) -> Agent:
     """The agent file, with the single settings that override its values."""
     agent = reader.optional("AGENT_DEFINITION", values.agent_file) or Agent()
+    mcp_settings = {
+        name: reader.get(name, values.resolved_secret, secret=True)
+        for server in agent.mcp_servers
+        for name in server.settings()
+    }
     return replace(
         agent,
+        mcp_settings=mcp_settings,
         instructions=reader.get("CALL_INSTRUCTIONS", values.non_empty, agent.instructions),
         greeting=reader.get("CALL_GREETING", values.non_empty, agent.greeting),
         voice=reader.get("CALL_VOICE", values.voice, agent.voice),

@@ -11,6 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.realtime.mcp import (
+    PROGRESS_TYPES,
+    McpItem,
+    McpProgress,
+    parse_item,
+    parse_progress,
+)
 from switchboard.usage import Usage
 
 
@@ -97,6 +104,8 @@ ServerEvent = (
     | AudioStopped
     | ServerError
     | Malformed
+    | McpItem
+    | McpProgress
 )
 
 
@@ -137,7 +146,7 @@ def _error(data: dict[str, Any]) -> ServerError:
     return ServerError(str(error.get("code") or error.get("type") or ""), str(error.get("message")))
 
 
-_PARSERS: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
+_PARSERS: dict[str, Callable[[dict[str, Any]], ServerEvent | None]] = {
     "conversation.item.input_audio_transcription.completed": (
         lambda d: CallerTranscript(str(d["transcript"]))
     ),
@@ -149,4 +158,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     "response.done": _response_done,
     "output_audio_buffer.stopped": lambda d: AudioStopped(str(d["response_id"])),
     "error": _error,
+    "conversation.item.added": parse_item,
+    "conversation.item.done": parse_item,
+    **dict.fromkeys(PROGRESS_TYPES, parse_progress),
 }

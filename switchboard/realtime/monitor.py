@@ -31,6 +31,7 @@ from switchboard.agent import (
     TRANSFER_CALL,
     UNKNOWN_TOOL_LINE,
 )
+from switchboard.mcp import McpServer
 from switchboard.realtime.channel import CallEnded, ChannelDropped, RealtimeChannel
 from switchboard.realtime.ending import LAST_LINES, Ending, monotonic_at, wall_time_of
 from switchboard.realtime.events import (
@@ -46,6 +47,7 @@ from switchboard.realtime.events import (
     parse_event,
 )
 from switchboard.realtime.lease import Lease, LeaseKeeper, NoLease, Superseded
+from switchboard.realtime.mcp import McpItem, McpProgress, McpWatcher
 from switchboard.realtime.slice import (
     LEAVING_OUTCOMES,
     MonitorOutcome,
@@ -75,6 +77,7 @@ class CallMonitor:
         open_channel: ChannelFactory,
         lease: Lease | None = None,
         turns: TurnSink | None = None,
+        mcp_servers: tuple[McpServer, ...] = (),
     ) -> None:
         self._request = request
         self._turns = turns or NoTurnSink()  # the live transcript, written as turns happen
@@ -101,7 +104,10 @@ class CallMonitor:
             AudioStopped: self._on_audio_stopped,
             ServerError: self._on_server_error,
             Malformed: self._on_malformed,
+            McpItem: self._on_mcp_item,
+            McpProgress: self._on_mcp_progress,
         }
+        self._mcp = McpWatcher(request.call_id, mcp_servers, self._keeper.may_act, self._tool_turn)
 
     async def run(self) -> MonitorResult:
         """Monitor until the call ends, a tool ends the slice, or the slice runs out."""
@@ -322,6 +328,7 @@ class CallMonitor:
             ending.done_at = time.monotonic() + self._request.goodbye_grace_seconds
         for call in event.function_calls:
             await self._on_function_call(call, channel)
+        await self._mcp.on_response_done(channel.send)
 
     async def _on_audio_stopped(self, event: AudioStopped, channel: RealtimeChannel) -> None:
         self._heard_at = time.monotonic()  # the caller has heard the whole answer only now
@@ -338,6 +345,15 @@ class CallMonitor:
         logger.warning(
             "call %s: ignored a malformed event: %s", self._request.call_id, event.reason
         )
+
+    async def _on_mcp_item(self, event: McpItem, channel: RealtimeChannel) -> None:
+        await self._mcp.on_item(event, channel.send)
+
+    async def _on_mcp_progress(self, event: McpProgress, channel: RealtimeChannel) -> None:
+        self._mcp.on_progress(event)
+
+    def _tool_turn(self, text: str) -> None:
+        self._result.add_turn("tool", text, _now())
 
     async def _on_function_call(self, call: FunctionCall, channel: RealtimeChannel) -> None:
         """Answer a tool call; the leaving tools also ask the model for its last line."""

@@ -38,6 +38,16 @@ TOOLS = [
     },
 ]
 
+MCP_TOOL = {
+    "type": "mcp",
+    "server_label": "orders",
+    "server_url": "https://mcp.example.com/orders",
+    "allowed_tools": ["order_status", "cancel_order"],
+    "require_approval": {"never": {"tool_names": ["order_status"]}},
+    "headers": {"Authorization": "Bearer not-a-real-token"},
+}
+"""The MCP server the `mcp` scenario's model calls (a FakeApp declares it with ``mcp=True``)."""
+
 
 def _extras(model: BaseModel, path: str) -> list[str]:
     """Fields the SDK model does not declare (a typo'd field would validate otherwise)."""
@@ -95,8 +105,13 @@ class FakeApp:
         *,
         answer: Literal["accept", "reject", "ignore"] = "accept",
         auth: Literal["api-key", "bearer"] = "api-key",
+        mcp: bool = False,
     ) -> None:
         self.base_url = base_url
+        self.mcp = mcp
+        self.approve = True
+        """How the app answers MCP approval requests."""
+        self._approved: set[str] = set()
         self.answer = answer
         self.auth = auth
         self.deliveries: list[tuple[bytes, dict[str, str]]] = []
@@ -161,7 +176,7 @@ class FakeApp:
                 type="realtime",
                 model="gpt-realtime",
                 instructions="You are the Contoso receptionist.",
-                tools=TOOLS,  # type: ignore[arg-type]
+                tools=[*TOOLS, *([MCP_TOOL] if self.mcp else [])],  # type: ignore[list-item]
             )
         except APIStatusError as exc:
             log.accept_error = exc.status_code
@@ -204,6 +219,19 @@ class FakeApp:
                     },
                 }
             )
+        elif event["type"] == "conversation.item.done" and (
+            event["item"]["type"] == "mcp_approval_request"
+            and event["item"]["id"] not in self._approved
+        ):
+            self._approved.add(event["item"]["id"])
+            answer = {
+                "type": "mcp_approval_response",
+                "id": "appr_" + event["item"]["id"][-20:],
+                "approval_request_id": event["item"]["id"],
+                "approve": self.approve,
+            }
+            await ws.send_json({"type": "conversation.item.create", "item": answer})
+            await ws.send_json({"type": "response.create"})
         elif event["type"] == "response.function_call_arguments.done":
             output = {
                 "type": "function_call_output",
