@@ -303,7 +303,12 @@ def test_numbers_are_masked_for_logs() -> None:
 
 
 @given(
-    junk=st.text(st.characters(max_codepoint=0x7F, categories=["Cc"]), min_size=1, max_size=2),
+    # HTAB is not among them: SIP's linear white space (RFC 3261 25.1) is spaces and tabs.
+    junk=st.text(
+        st.characters(max_codepoint=0x7F, categories=["Cc"], exclude_characters="\t"),
+        min_size=1,
+        max_size=2,
+    ),
     at=st.integers(0, 40),
 )
 def test_a_control_character_anywhere_in_an_identity_makes_it_name_no_number(
