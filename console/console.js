@@ -385,7 +385,7 @@
     show($("call-controls"), selected.live);
     renderAnalysis(record.analysis);
     renderTransfers(record.transfers || []);
-    renderTranscript(selected, view.turns || record.turns || []);
+    renderTranscript(selected, view.live_turns || view.turns || record.turns || []);
   }
 
   function renderAnalysis(analysis) {
@@ -433,7 +433,7 @@
     selected.turns = turns.length;
     let note = "";
     if (selected.live && !turns.length) {
-      note = "No transcript yet: a live call's transcript appears here when a monitor slice ends.";
+      note = "No transcript yet: it appears here as the call goes on (written every few seconds).";
     } else if (!turns.length) {
       note = "This call has no transcript.";
     }
