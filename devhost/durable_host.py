@@ -101,7 +101,7 @@ _INDEX: weakref.WeakKeyDictionary[func.FunctionRegister, list[Function]] = (
 
 def host_json_default_version() -> str:
     """The project's host.json ``extensions.durableTask.defaultVersion`` (empty if unset)."""
-    host_json = json.loads((Path(__file__).parents[2] / "host.json").read_text(encoding="utf-8"))
+    host_json = json.loads((Path(__file__).parents[1] / "host.json").read_text(encoding="utf-8"))
     return str(host_json["extensions"]["durableTask"].get("defaultVersion", ""))
 
 
