@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from switchboard.agent_tools import HttpTool, KeypadAction, http_tools, keypad
 from switchboard.analysis import AnalysisSpec
 
 VOICES = frozenset(
@@ -31,6 +32,8 @@ TRANSFER_FAILED_LINE = (
     "The transfer did not go through. Apologise briefly, tell the caller nobody could be "
     "reached right now, and offer to keep helping or take a message."
 )
+TOOL_ANSWER_LINE = "Tell the caller briefly what you found out."
+KEYPAD_LINE = "The caller keyed something in on their keypad. Carry on helping them."
 CHECK_IN_LINE = "The caller has been silent for a while. Briefly ask if they are still there."
 SILENCE_GOODBYE_LINE = (
     "The caller is still silent. Say you will end the call now since you cannot hear them, "
@@ -80,6 +83,9 @@ class Agent:
     after_hours_greeting: str | None = None
     after_hours_tools: tuple[str, ...] = (END_CALL,)
     analysis: AnalysisSpec = field(default_factory=AnalysisSpec)
+    http_tools: tuple[HttpTool, ...] = ()
+    """Offered in every session, after hours too (``switchboard.agent_tools``)."""
+    keypad: Mapping[str, KeypadAction] = field(default_factory=dict)
 
     def session_config(self, model: str, *, after_hours: bool = False) -> dict[str, Any]:
         """The ``accept`` body: minimal on purpose, since SIP rejects some audio tuning."""
@@ -87,13 +93,15 @@ class Agent:
         if self.transcription_model:
             audio["input"] = {"transcription": {"model": self.transcription_model}}
         tools = self.after_hours_tools if after_hours else self.tools
+        declared = [self._tool(name) for name in tools]
+        declared += [tool.function_tool() for tool in self.http_tools]
         return {
             "type": "realtime",
             "model": model,
             "instructions": self.after_hours_instructions if after_hours else self.instructions,
             "audio": audio,
-            "tools": [self._tool(name) for name in tools],
-            "tool_choice": "auto" if tools else "none",
+            "tools": declared,
+            "tool_choice": "auto" if declared else "none",
         }
 
     def greeting_for(self, *, after_hours: bool) -> str:
@@ -143,7 +151,7 @@ class Agent:
     def from_definition(cls, data: Mapping[str, Any]) -> Agent:
         """Build from a parsed definition, checking every field's type."""
         known = {"name", "instructions", "greeting", "voice", "transcription_model", "tools"}
-        unknown = set(data) - known - {"departments", "after_hours", "analysis"}
+        unknown = set(data) - known - {"departments", "after_hours", "analysis", *_TABLES}
         if unknown:
             raise ValueError(f"has unknown keys {sorted(unknown)}")
         after = data.get("after_hours", {})
@@ -169,7 +177,12 @@ class Agent:
             after_hours_greeting=_text(after, "greeting", "") or None,
             after_hours_tools=_tools(after, default.after_hours_tools),
             analysis=AnalysisSpec.from_definition(data.get("analysis", {})),
+            http_tools=http_tools(data.get("http_tools", [])),
+            keypad=keypad(data.get("keypad", {}), _departments(departments)),
         )
+
+
+_TABLES = ("http_tools", "keypad")
 
 
 def _text(data: Mapping[str, Any], key: str, default: str) -> str:

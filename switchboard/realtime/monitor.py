@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,10 +27,13 @@ from switchboard.agent import (
     END_CALL,
     GOODBYE_LINE,
     HANDOFF_LINE,
+    KEYPAD_LINE,
     SILENCE_GOODBYE_LINE,
+    TOOL_ANSWER_LINE,
     TRANSFER_CALL,
     UNKNOWN_TOOL_LINE,
 )
+from switchboard.agent_tools import KeypadAction
 from switchboard.realtime.channel import CallEnded, ChannelDropped, RealtimeChannel
 from switchboard.realtime.ending import LAST_LINES, Ending, monotonic_at, wall_time_of
 from switchboard.realtime.events import (
@@ -38,6 +41,7 @@ from switchboard.realtime.events import (
     AudioStopped,
     CallerTranscript,
     FunctionCall,
+    Keypress,
     Malformed,
     ResponseDone,
     ResponseStarted,
@@ -45,6 +49,8 @@ from switchboard.realtime.events import (
     SpeechStarted,
     parse_event,
 )
+from switchboard.realtime.http_tools import HttpToolCaller
+from switchboard.realtime.keypad import KeypadGroups, keyed_text
 from switchboard.realtime.lease import Lease, LeaseKeeper, NoLease, Superseded
 from switchboard.realtime.slice import (
     LEAVING_OUTCOMES,
@@ -55,12 +61,15 @@ from switchboard.realtime.slice import (
     SliceState,
     Turn,
 )
+from switchboard.realtime.tool_desk import ToolDesk
 
 __all__ = ["CallMonitor", "MonitorOutcome", "MonitorRequest", "MonitorResult", "Turn"]
 
 logger = logging.getLogger(__name__)
 
 ChannelFactory = Callable[[], Awaitable[RealtimeChannel]]
+_TOOL_POLL_SECONDS = 0.05
+"""Past its deadline, a slice waiting for a tool call in flight looks this often."""
 _CARRIED = frozenset({MonitorOutcome.SLICE_ENDED, MonitorOutcome.SOCKET_LOST})
 """Ends of a slice after which the next slice goes on with what this one accepted."""
 
@@ -69,7 +78,13 @@ class CallMonitor:
     """Runs one :class:`MonitorRequest` against sockets from ``open_channel``."""
 
     def __init__(
-        self, request: MonitorRequest, open_channel: ChannelFactory, lease: Lease | None = None
+        self,
+        request: MonitorRequest,
+        open_channel: ChannelFactory,
+        lease: Lease | None = None,
+        *,
+        tools: HttpToolCaller | None = None,
+        keypad: Mapping[str, KeypadAction] | None = None,
     ) -> None:
         self._request = request
         self._open_channel = open_channel
@@ -86,6 +101,11 @@ class CallMonitor:
         self._agent_speaking = False
         if state.ending is not None:
             self._resume(state.ending)
+        self._channel: RealtimeChannel | None = None  # the attached socket, for tool answers
+        self._desk = ToolDesk(tools, state.tool_answers)
+        self._desk.on_answer, self._desk.on_slow = self._send_answers, self._say_while_waiting
+        self._answer_after_response = False
+        self._keypad = KeypadGroups(keypad or {})
         self._handlers: dict[type[Any], Callable[[Any, RealtimeChannel], Awaitable[None]]] = {
             CallerTranscript: self._on_caller_transcript,
             SpeechStarted: self._on_speech_started,
@@ -95,6 +115,7 @@ class CallMonitor:
             AudioStopped: self._on_audio_stopped,
             ServerError: self._on_server_error,
             Malformed: self._on_malformed,
+            Keypress: self._on_keypress,
         }
 
     async def run(self) -> MonitorResult:
@@ -102,6 +123,7 @@ class CallMonitor:
         try:
             return await self._run()
         except Superseded:
+            await self._desk.cancel()
             logger.warning(
                 "call %s: slice %d stepped aside: a newer slice holds the call",
                 self._request.call_id,
@@ -150,19 +172,32 @@ class CallMonitor:
     ) -> MonitorOutcome | None:
         """Consume events on one socket; ``None`` when the socket closed under us."""
         self._agent_speaking = False  # a response's end may have been lost with the last socket
+        self._channel = channel
+        try:
+            return await self._consume(channel, deadline)
+        finally:
+            self._channel = None
+
+    async def _consume(self, channel: RealtimeChannel, deadline: float) -> MonitorOutcome | None:
         if self._to_speak:
             await self._say(channel, self._to_speak)
+        await self._send_answers()
         while True:
             now = time.monotonic()
             ending = self._ending
             if ending is not None and ending.due(now):
                 return ending.outcome
-            if now >= deadline:
+            if now >= deadline and not self._desk.busy:
                 return MonitorOutcome.SLICE_ENDED
             if now >= self._keeper.next_beat:
                 await self._keeper.beat()
                 continue
-            wake_at = min(deadline, self._keeper.next_beat)
+            wake_at = min(max(deadline, now + _TOOL_POLL_SECONDS), self._keeper.next_beat)
+            if self._keypad.complete_at is not None:
+                if now >= self._keypad.complete_at:
+                    await self._keyed(channel, self._keypad.flush())
+                    continue
+                wake_at = min(wake_at, self._keypad.complete_at)
             if ending is not None:
                 wake_at = min(wake_at, ending.wake_at())
             silent_until = self._silent_until()
@@ -194,6 +229,12 @@ class CallMonitor:
         if outcome is MonitorOutcome.SOCKET_LOST and not carried:
             result.unsaid = self._to_speak
         result.state = self._state(ending if carried else None)
+        if outcome in _CARRIED:  # answers still owed to the model go to the next slice
+            answers = tuple(await self._desk.settle())
+            result.state = result.state.model_copy(update={"tool_answers": answers})
+        else:
+            await self._desk.cancel()
+        result.tool_calls = self._desk.entries
         logger.info(
             "call %s: monitor slice ended: %s after %d events, %d reconnects%s",
             self._request.call_id,
@@ -304,6 +345,9 @@ class CallMonitor:
         if ending is not None and not event.function_calls and ending.done_at is None:
             ending.response_id = event.response_id
             ending.done_at = time.monotonic() + self._request.goodbye_grace_seconds
+        if self._answer_after_response and self._ending is None and not event.function_calls:
+            self._answer_after_response = False
+            await self._say(channel, TOOL_ANSWER_LINE)
         for call in event.function_calls:
             await self._on_function_call(call, channel)
 
@@ -332,19 +376,89 @@ class CallMonitor:
             return
         if call.name == TRANSFER_CALL:
             department = call.parsed_arguments().get("department")
-            self._begin_ending(MonitorOutcome.TRANSFER_REQUESTED, department)
-            await self._record_ending(line_begun=False)
+            await self._leave(MonitorOutcome.TRANSFER_REQUESTED, department)
             await _tool_output(channel, call, {"ok": True, "status": "transferring"})
             line = HANDOFF_LINE
         elif call.name == END_CALL:
-            self._begin_ending(MonitorOutcome.END_CALL_REQUESTED, None)
-            await self._record_ending(line_begun=False)
+            await self._leave(MonitorOutcome.END_CALL_REQUESTED, None)
             await _tool_output(channel, call, {"ok": True, "status": "ending"})
             line = GOODBYE_LINE
+        elif self._desk.declares(call.name):
+            self._desk.start(call.call_id, call.name, call.arguments)  # answered when it returns
+            return
         else:
             await _tool_output(channel, call, {"ok": False, "error": f"unknown tool {call.name}"})
             line = UNKNOWN_TOOL_LINE
         await self._say(channel, line)
+
+    async def _leave(self, outcome: MonitorOutcome, department: object) -> None:
+        """A transfer or goodbye the agent (or a mapped key) asked for: taken once."""
+        self._begin_ending(outcome, department)
+        await self._record_ending(line_begun=False)
+
+    async def _send_answers(self) -> None:
+        """Send the HTTP tool answers waiting at the desk, then ask the agent to speak."""
+        channel, answers = self._channel, self._desk.take()
+        if channel is None or not answers:
+            self._desk.give_back(answers)
+            return
+        try:
+            await self._keeper.may_act()
+            while answers:
+                await _function_output(channel, answers[0].call_id, answers[0].output)
+                answers.pop(0)
+            if self._ending is not None or not self._request.converse:
+                return
+            if self._to_speak is None and not self._agent_speaking:
+                await self._say(channel, TOOL_ANSWER_LINE)
+            else:  # a response is under way: asking for another now would be refused
+                self._answer_after_response = True
+        except (ChannelDropped, Superseded):
+            self._desk.give_back(answers)  # the monitor's own loop notices either soon
+
+    async def _say_while_waiting(self, line: str) -> None:
+        """A slow tool call: the agent says its waiting line, unless it is speaking anyway."""
+        channel = self._channel
+        if channel is None or self._ending is not None or self._agent_speaking or self._to_speak:
+            return
+        try:
+            await self._say(channel, f'Say to the caller: "{line}"')
+        except (ChannelDropped, Superseded):
+            return
+
+    async def _on_keypress(self, event: Keypress, channel: RealtimeChannel) -> None:
+        """A mapped key acts at once; other keys reach the model grouped (``keypad``)."""
+        self._heard_caller()
+        if not self._request.converse:
+            self._caller_still_here = True
+            return
+        pressed = self._keypad.press(event.key)
+        if not isinstance(pressed, KeypadAction):
+            await self._keyed(channel, pressed)
+            return
+        if self._ending is not None:
+            return  # already leaving: a second key changes nothing
+        self._result.add_turn("keypad", event.key, _now())
+        await self._keeper.may_act()
+        if pressed.action == "transfer":
+            await self._leave(MonitorOutcome.TRANSFER_REQUESTED, pressed.department)
+            await self._say(channel, HANDOFF_LINE)
+        else:
+            await self._leave(MonitorOutcome.END_CALL_REQUESTED, None)
+            await self._say(channel, GOODBYE_LINE)
+
+    async def _keyed(self, channel: RealtimeChannel, group: str | None) -> None:
+        """A complete group of keys: into the transcript, and to the model as the caller's."""
+        if group is None:
+            return
+        self._result.add_turn("keypad", group, _now())
+        if self._ending is not None:
+            return
+        await self._keeper.may_act()
+        content = [{"type": "input_text", "text": keyed_text(group)}]
+        item = {"type": "message", "role": "user", "content": content}
+        await channel.send({"type": "conversation.item.create", "item": item})
+        await self._say(channel, KEYPAD_LINE)
 
     def _begin_ending(self, outcome: MonitorOutcome, department: object) -> None:
         timeout = self._request.tool_response_timeout_seconds
@@ -358,7 +472,11 @@ async def _respond(channel: RealtimeChannel, instructions: str) -> None:
 async def _tool_output(
     channel: RealtimeChannel, call: FunctionCall, output: dict[str, Any]
 ) -> None:
-    item = {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps(output)}
+    await _function_output(channel, call.call_id, json.dumps(output))
+
+
+async def _function_output(channel: RealtimeChannel, call_id: str, output: str) -> None:
+    item = {"type": "function_call_output", "call_id": call_id, "output": output}
     await channel.send({"type": "conversation.item.create", "item": item})
 
 
