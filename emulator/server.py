@@ -16,12 +16,12 @@ import aiohttp
 from aiohttp import web
 
 from . import analysis, faults, rest
-from .samples import OrderStatusSample
 from .call import Call, CallState, EndReason, TimelineListener
 from .config import EmulatorConfig
 from .errors import ApiError
 from .events import JsonDict, new_id
 from .realtime import AUTH_KIND, serve_socket
+from .samples import OrderStatusSample
 from .scenario import (
     SCENARIOS,
     Repeat,
