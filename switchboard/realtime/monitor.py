@@ -10,37 +10,31 @@ What must outlive the slice comes back in its result's :class:`SliceState` (the 
 leaving tool request whose line had not finished) and goes into the next slice's request. While
 it runs, the slice holds the call's lease (``switchboard.realtime.lease``): it renews it with
 heartbeats and checks it before it answers a tool or asks the agent to speak, and steps aside
-(``SUPERSEDED``) once a newer slice holds it.
+(``SUPERSEDED``) once a newer slice holds it. What the model and the caller ask for (tools,
+keypad keys, leaving requests) is handled by its base, ``switchboard.realtime.actions``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from switchboard.agent import (
     CHECK_IN_LINE,
-    END_CALL,
-    GOODBYE_LINE,
-    HANDOFF_LINE,
-    KEYPAD_LINE,
     SILENCE_GOODBYE_LINE,
     TOOL_ANSWER_LINE,
-    TRANSFER_CALL,
-    UNKNOWN_TOOL_LINE,
 )
 from switchboard.agent_tools import KeypadAction
+from switchboard.realtime.actions import CallActions
+from switchboard.realtime.actions import now as _now
 from switchboard.realtime.channel import CallEnded, ChannelDropped, RealtimeChannel
-from switchboard.realtime.ending import LAST_LINES, Ending, monotonic_at, wall_time_of
+from switchboard.realtime.ending import Ending, monotonic_at, wall_time_of
 from switchboard.realtime.events import (
     AgentTranscript,
     AudioStopped,
     CallerTranscript,
-    FunctionCall,
     Keypress,
     Malformed,
     ResponseDone,
@@ -50,14 +44,13 @@ from switchboard.realtime.events import (
     parse_event,
 )
 from switchboard.realtime.http_tools import HttpToolCaller
-from switchboard.realtime.keypad import KeypadGroups, keyed_text
+from switchboard.realtime.keypad import KeypadGroups
 from switchboard.realtime.lease import Lease, LeaseKeeper, NoLease, Superseded
 from switchboard.realtime.slice import (
     LEAVING_OUTCOMES,
     MonitorOutcome,
     MonitorRequest,
     MonitorResult,
-    PendingEnd,
     SliceState,
     Turn,
 )
@@ -74,7 +67,7 @@ _CARRIED = frozenset({MonitorOutcome.SLICE_ENDED, MonitorOutcome.SOCKET_LOST})
 """Ends of a slice after which the next slice goes on with what this one accepted."""
 
 
-class CallMonitor:
+class CallMonitor(CallActions):
     """Runs one :class:`MonitorRequest` against sockets from ``open_channel``."""
 
     def __init__(
@@ -256,37 +249,6 @@ class CallMonitor:
             lease=self._request.lease,
         )
 
-    def _resume(self, pending: PendingEnd) -> None:
-        """Go on with a leaving request the last slice accepted but could not finish."""
-        outcome = MonitorOutcome(pending.outcome)
-        self._begin_ending(outcome, pending.department)
-        self._to_speak = None if pending.line_begun else LAST_LINES[outcome]
-        if pending.line_begun:  # it was playing when the last slice ended: let it finish
-            assert self._ending is not None
-            self._ending.done_at = time.monotonic() + self._request.goodbye_grace_seconds
-
-    async def _resume_what_a_lost_slice_accepted(self) -> None:
-        """A leaving request a slice accepted and never returned (its worker or result lost).
-
-        The orchestrator never heard of it; the lease entity kept it.
-        """
-        if self._ending is not None or not self._request.converse:
-            return
-        pending = await self._lease.ending_after(self._request.state.lease)
-        if pending is not None:
-            logger.warning(
-                "call %s: carrying out %s, accepted by a slice that never returned",
-                self._request.call_id,
-                pending.outcome,
-            )
-            self._resume(pending)
-
-    async def _record_ending(self, line_begun: bool) -> None:
-        """Keep the leaving request with the lease, in case this slice never returns."""
-        ending = self._ending
-        assert ending is not None
-        await self._lease.record(ending.pending(line_begun))
-
     def _silent_until(self) -> float | None:
         """When the current silence runs out, if a silence limit applies."""
         if not self._request.silence_seconds or not self._request.converse or self._agent_speaking:
@@ -318,12 +280,6 @@ class CallMonitor:
         if self._ending is not None and self._to_speak is not None:
             await self._record_ending(line_begun=True)
         self._to_speak = None  # the line asked for is under way
-
-    async def _say(self, channel: RealtimeChannel, line: str) -> None:
-        """Ask the agent to say ``line``; it is asked again on the next socket until it begins."""
-        self._to_speak = line
-        await self._keeper.may_act()
-        await _respond(channel, line)
 
     async def _on_caller_transcript(
         self, event: CallerTranscript, channel: RealtimeChannel
@@ -366,119 +322,3 @@ class CallMonitor:
         logger.warning(
             "call %s: ignored a malformed event: %s", self._request.call_id, event.reason
         )
-
-    async def _on_function_call(self, call: FunctionCall, channel: RealtimeChannel) -> None:
-        """Answer a tool call; the leaving tools also ask the model for its last line."""
-        logger.info("call %s: model called %s", self._request.call_id, call.name)
-        await self._keeper.may_act()
-        if not self._request.converse or self._ending is not None:
-            await _tool_output(channel, call, {"ok": False, "error": "the call is already ending"})
-            return
-        if call.name == TRANSFER_CALL:
-            department = call.parsed_arguments().get("department")
-            await self._leave(MonitorOutcome.TRANSFER_REQUESTED, department)
-            await _tool_output(channel, call, {"ok": True, "status": "transferring"})
-            line = HANDOFF_LINE
-        elif call.name == END_CALL:
-            await self._leave(MonitorOutcome.END_CALL_REQUESTED, None)
-            await _tool_output(channel, call, {"ok": True, "status": "ending"})
-            line = GOODBYE_LINE
-        elif self._desk.declares(call.name):
-            self._desk.start(call.call_id, call.name, call.arguments)  # answered when it returns
-            return
-        else:
-            await _tool_output(channel, call, {"ok": False, "error": f"unknown tool {call.name}"})
-            line = UNKNOWN_TOOL_LINE
-        await self._say(channel, line)
-
-    async def _leave(self, outcome: MonitorOutcome, department: object) -> None:
-        """A transfer or goodbye the agent (or a mapped key) asked for: taken once."""
-        self._begin_ending(outcome, department)
-        await self._record_ending(line_begun=False)
-
-    async def _send_answers(self) -> None:
-        """Send the HTTP tool answers waiting at the desk, then ask the agent to speak."""
-        channel, answers = self._channel, self._desk.take()
-        if channel is None or not answers:
-            self._desk.give_back(answers)
-            return
-        try:
-            await self._keeper.may_act()
-            while answers:
-                await _function_output(channel, answers[0].call_id, answers[0].output)
-                answers.pop(0)
-            if self._ending is not None or not self._request.converse:
-                return
-            if self._to_speak is None and not self._agent_speaking:
-                await self._say(channel, TOOL_ANSWER_LINE)
-            else:  # a response is under way: asking for another now would be refused
-                self._answer_after_response = True
-        except (ChannelDropped, Superseded):
-            self._desk.give_back(answers)  # the monitor's own loop notices either soon
-
-    async def _say_while_waiting(self, line: str) -> None:
-        """A slow tool call: the agent says its waiting line, unless it is speaking anyway."""
-        channel = self._channel
-        if channel is None or self._ending is not None or self._agent_speaking or self._to_speak:
-            return
-        try:
-            await self._say(channel, f'Say to the caller: "{line}"')
-        except (ChannelDropped, Superseded):
-            return
-
-    async def _on_keypress(self, event: Keypress, channel: RealtimeChannel) -> None:
-        """A mapped key acts at once; other keys reach the model grouped (``keypad``)."""
-        self._heard_caller()
-        if not self._request.converse:
-            self._caller_still_here = True
-            return
-        pressed = self._keypad.press(event.key)
-        if not isinstance(pressed, KeypadAction):
-            await self._keyed(channel, pressed)
-            return
-        if self._ending is not None:
-            return  # already leaving: a second key changes nothing
-        self._result.add_turn("keypad", event.key, _now())
-        await self._keeper.may_act()
-        if pressed.action == "transfer":
-            await self._leave(MonitorOutcome.TRANSFER_REQUESTED, pressed.department)
-            await self._say(channel, HANDOFF_LINE)
-        else:
-            await self._leave(MonitorOutcome.END_CALL_REQUESTED, None)
-            await self._say(channel, GOODBYE_LINE)
-
-    async def _keyed(self, channel: RealtimeChannel, group: str | None) -> None:
-        """A complete group of keys: into the transcript, and to the model as the caller's."""
-        if group is None:
-            return
-        self._result.add_turn("keypad", group, _now())
-        if self._ending is not None:
-            return
-        await self._keeper.may_act()
-        content = [{"type": "input_text", "text": keyed_text(group)}]
-        item = {"type": "message", "role": "user", "content": content}
-        await channel.send({"type": "conversation.item.create", "item": item})
-        await self._say(channel, KEYPAD_LINE)
-
-    def _begin_ending(self, outcome: MonitorOutcome, department: object) -> None:
-        timeout = self._request.tool_response_timeout_seconds
-        self._ending = Ending.begin(outcome, department, timeout)
-
-
-async def _respond(channel: RealtimeChannel, instructions: str) -> None:
-    await channel.send({"type": "response.create", "response": {"instructions": instructions}})
-
-
-async def _tool_output(
-    channel: RealtimeChannel, call: FunctionCall, output: dict[str, Any]
-) -> None:
-    await _function_output(channel, call.call_id, json.dumps(output))
-
-
-async def _function_output(channel: RealtimeChannel, call_id: str, output: str) -> None:
-    item = {"type": "function_call_output", "call_id": call_id, "output": output}
-    await channel.send({"type": "conversation.item.create", "item": item})
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
