@@ -114,8 +114,11 @@ class CallActions:
             await _tool_output(channel, call, {"ok": True, "status": "ending"})
             line = GOODBYE_LINE
         elif self._desk.declares(call.name):
-            self._desk.start(call.call_id, call.name, call.arguments)  # answered when it returns
-            return
+            if self._desk.start(call.call_id, call.name, call.arguments) != "too_many":
+                return  # answered when it returns (a repeated call id: answered already)
+            error = {"code": "too_many_calls", "message": "No more lookups on this call."}
+            await _tool_output(channel, call, {"error": error})
+            line = TOOL_ANSWER_LINE
         else:
             await _tool_output(channel, call, {"ok": False, "error": f"unknown tool {call.name}"})
             line = UNKNOWN_TOOL_LINE

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 from switchboard.realtime.http_tools import HttpToolCaller
 from switchboard.realtime.slice import CarriedAnswer
@@ -52,15 +53,19 @@ class ToolDesk:
         """A call is in flight."""
         return bool(self._tasks)
 
-    def start(self, call_id: str, name: str, arguments: str) -> bool:
-        """Start a call; ``False`` when this function call was already taken (or too many)."""
-        if call_id in self._seen or len(self._seen) >= MAX_TOOL_CALLS or self._caller is None:
-            return False
+    def start(
+        self, call_id: str, name: str, arguments: str
+    ) -> Literal["started", "seen", "too_many"]:
+        """Start a call, unless this function call was already taken or the slice made enough."""
+        if call_id in self._seen:
+            return "seen"
+        if len(self._seen) >= MAX_TOOL_CALLS or self._caller is None:
+            return "too_many"
         self._seen.add(call_id)
         task = asyncio.create_task(self._run(self._caller, call_id, name, arguments))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return True
+        return "started"
 
     def take(self) -> list[CarriedAnswer]:
         """The answers waiting to be sent (removed: give back the unsent with ``give_back``)."""
