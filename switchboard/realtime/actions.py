@@ -53,8 +53,8 @@ class CallActions:
     """The attached socket, for answers that arrive between events."""
     _desk: ToolDesk
     _keypad: KeypadGroups
-    _answer_after_response: bool
-    """An HTTP tool's answer went out while a response was under way: ask after it ends."""
+    _say_after_response: str | None
+    """A line to ask for once the response under way ends (asking during it is refused)."""
 
     def _heard_caller(self) -> None:
         """The caller did something: the silence clock starts again (the monitor keeps it)."""
@@ -142,10 +142,7 @@ class CallActions:
                 answers.pop(0)
             if self._ending is not None or not self._request.converse:
                 return
-            if self._to_speak is None and not self._agent_speaking:
-                await self._say(channel, TOOL_ANSWER_LINE)
-            else:  # a response is under way: asking for another now would be refused
-                self._answer_after_response = True
+            await self._say_when_free(channel, TOOL_ANSWER_LINE)
         except (ChannelDropped, Superseded):
             self._desk.give_back(answers)  # the monitor's own loop notices either soon
 
@@ -191,7 +188,14 @@ class CallActions:
         content = [{"type": "input_text", "text": keyed_text(group)}]
         item = {"type": "message", "role": "user", "content": content}
         await channel.send({"type": "conversation.item.create", "item": item})
-        await self._say(channel, KEYPAD_LINE)
+        await self._say_when_free(channel, KEYPAD_LINE)
+
+    async def _say_when_free(self, channel: RealtimeChannel, line: str) -> None:
+        """Ask for ``line`` now, or after the response under way (a second one is refused)."""
+        if self._to_speak is None and not self._agent_speaking:
+            await self._say(channel, line)
+        else:
+            self._say_after_response = line
 
     def _begin_ending(self, outcome: MonitorOutcome, department: object) -> None:
         timeout = self._request.tool_response_timeout_seconds

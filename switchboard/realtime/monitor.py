@@ -24,7 +24,6 @@ from typing import Any
 from switchboard.agent import (
     CHECK_IN_LINE,
     SILENCE_GOODBYE_LINE,
-    TOOL_ANSWER_LINE,
 )
 from switchboard.agent_tools import KeypadAction
 from switchboard.realtime.actions import CallActions
@@ -97,7 +96,7 @@ class CallMonitor(CallActions):
         self._channel: RealtimeChannel | None = None  # the attached socket, for tool answers
         self._desk = ToolDesk(tools, state.tool_answers)
         self._desk.on_answer, self._desk.on_slow = self._send_answers, self._say_while_waiting
-        self._answer_after_response = False
+        self._say_after_response: str | None = None
         self._keypad = KeypadGroups(keypad or {})
         self._handlers: dict[type[Any], Callable[[Any, RealtimeChannel], Awaitable[None]]] = {
             CallerTranscript: self._on_caller_transcript,
@@ -301,9 +300,9 @@ class CallMonitor(CallActions):
         if ending is not None and not event.function_calls and ending.done_at is None:
             ending.response_id = event.response_id
             ending.done_at = time.monotonic() + self._request.goodbye_grace_seconds
-        if self._answer_after_response and self._ending is None and not event.function_calls:
-            self._answer_after_response = False
-            await self._say(channel, TOOL_ANSWER_LINE)
+        line, self._say_after_response = self._say_after_response, None
+        if line and self._ending is None and not event.function_calls:
+            await self._say(channel, line)
         for call in event.function_calls:
             await self._on_function_call(call, channel)
 
