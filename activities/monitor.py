@@ -48,6 +48,7 @@ async def monitor_call(
     lease: Lease = NoLease()
     if monitor_request.lease:  # 0: scheduled by an orchestration that predates leases
         lease = EntityLease(client, monitor_request.call_id, monitor_request.lease)
+
     async def token(scope: str) -> str:  # only for a managed_identity HTTP tool: rare
         async with DefaultAzureCredential(managed_identity_client_id=settings.client_id) as cred:
             return (await cred.get_token(scope)).token
