@@ -54,7 +54,8 @@ async def monitor_call(
             return (await cred.get_token(scope)).token
 
     agent = settings.agent
-    tools = HttpToolCaller(agent.http_tools, connection.http, os.environ, token)
+    call = monitor_request.call_id
+    tools = HttpToolCaller(agent.http_tools, connection.http, os.environ, token, call=call)
     monitor = CallMonitor(monitor_request, open_channel, lease, tools=tools, keypad=agent.keypad)
     return (await monitor.run()).to_dict()
 

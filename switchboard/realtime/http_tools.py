@@ -59,8 +59,12 @@ class HttpToolCaller:
         http: aiohttp.ClientSession,
         env: Mapping[str, str],
         token: TokenSource | None = None,
+        *,
+        call: str = "-",
     ) -> None:
         self.tools = {tool.name: tool for tool in tools}
+        self._call = call
+        """The phone call's id, for the log lines."""
         self._http = http
         self._env = env
         self._token = token
@@ -84,7 +88,8 @@ class HttpToolCaller:
             )
         duration_ms = round((time.monotonic() - started) * 1000)
         logger.info(
-            "tool %s for %s: %s (HTTP %s) in %d ms",
+            "call %s: tool %s (%s): %s (HTTP %s) in %d ms",
+            self._call,
             name,
             shown(call_id),
             outcome,
@@ -106,7 +111,7 @@ class HttpToolCaller:
         url = tool.url or self._env.get(tool.url_setting or "", "").strip()
         problem = endpoint_problem(url) if url else "is not set"
         if problem:
-            logger.warning("tool %s: its endpoint %s", tool.name, problem)
+            logger.warning("call %s: tool %s: its endpoint %s", self._call, tool.name, problem)
             raise ToolFailure("not_configured", f"{tool.name} is not available right now.")
         options: dict[str, Any] = {"headers": await self._headers(tool), "allow_redirects": False}
         if tool.method == "GET":
@@ -138,11 +143,17 @@ class HttpToolCaller:
             try:
                 return {"Authorization": "Bearer " + await self._token(auth.scope)}
             except Exception as error:  # any credential failure: the call goes on without it
-                logger.warning("tool %s: no token (%s)", tool.name, type(error).__name__)
+                kind = type(error).__name__
+                logger.warning("call %s: tool %s: no token (%s)", self._call, tool.name, kind)
                 raise ToolFailure("not_configured", f"{tool.name} is not available now.") from None
         secret = self._env.get(auth.setting or "", "").strip()
         if not secret or auth.header is None:
-            logger.warning("tool %s: its auth setting %s is not set", tool.name, auth.setting)
+            logger.warning(
+                "call %s: tool %s: its auth setting %s is not set",
+                self._call,
+                tool.name,
+                auth.setting,
+            )
             raise ToolFailure("not_configured", f"{tool.name} is not available right now.")
         return {auth.header: secret}
 
