@@ -6,15 +6,18 @@ through which a slice claims, renews and checks it.
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from typing import Any
 
 import azure.durable_functions as df
+from azure.identity.aio import DefaultAzureCredential
 
 from activities import names
 from switchboard.connection import get_connection
 from switchboard.realtime.channel import RealtimeChannel
+from switchboard.realtime.http_tools import HttpToolCaller
 from switchboard.realtime.lease import Lease, LeaseState, NoLease, Standing, lease_key
 from switchboard.realtime.monitor import CallMonitor, MonitorRequest
 from switchboard.realtime.slice import PendingEnd
@@ -38,7 +41,8 @@ async def monitor_call(
 ) -> dict[str, Any]:
     """Monitor one slice; a socket that cannot be held comes back as ``SOCKET_LOST``."""
     monitor_request = MonitorRequest.from_dict(request)
-    connection = get_connection(get_settings())
+    settings = get_settings()
+    connection = get_connection(settings)
     url = connection.realtime_url(monitor_request.call_id)
 
     async def open_channel() -> RealtimeChannel:
@@ -47,9 +51,23 @@ async def monitor_call(
     lease: Lease = NoLease()
     if monitor_request.lease:  # 0: scheduled by an orchestration that predates leases
         lease = EntityLease(client, monitor_request.call_id, monitor_request.lease)
-    turns = _live_transcript(monitor_request.call_id, lease)
-    servers = get_settings().agent.mcp_servers
-    monitor = CallMonitor(monitor_request, open_channel, lease, turns, servers)
+
+    async def token(scope: str) -> str:  # only for a managed_identity HTTP tool: rare
+        async with DefaultAzureCredential(managed_identity_client_id=settings.client_id) as cred:
+            return (await cred.get_token(scope)).token
+
+    agent = settings.agent
+    call = monitor_request.call_id
+    tools = HttpToolCaller(agent.http_tools, connection.http, os.environ, token, call=call)
+    monitor = CallMonitor(
+        monitor_request,
+        open_channel,
+        lease,
+        _live_transcript(call, lease),
+        agent.mcp_servers,
+        tools=tools,
+        keypad=agent.keypad,
+    )
     return (await monitor.run()).to_dict()
 
 

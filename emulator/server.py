@@ -21,6 +21,7 @@ from .config import EmulatorConfig
 from .errors import ApiError
 from .events import JsonDict, new_id
 from .realtime import AUTH_KIND, serve_socket
+from .samples import OrderStatusSample
 from .scenario import (
     SCENARIOS,
     Repeat,
@@ -66,6 +67,8 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self._port: int | None = None
+        self.order_status = OrderStatusSample()
+        """The sample order-status endpoint (``/samples/order-status``) and its requests."""
 
     @property
     def base_url(self) -> str:
@@ -96,6 +99,7 @@ class Emulator:
             app.router.add_post(prefix + "/realtime/calls/{call_id}/{verb}", self._call_control)
             app.router.add_get(prefix + "/realtime", self._realtime)
             app.router.add_post(prefix + "/chat/completions", self._chat_completions)
+        app.router.add_route("*", "/samples/order-status", self.order_status.order_status)
         app.router.add_get("/emulator/health", self._health)
         app.router.add_get("/emulator/calls", self._list_calls)
         app.router.add_post("/emulator/calls", self._place_call)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from switchboard.agent_tools import HttpTool, KeypadAction, http_tools, keypad
 from switchboard.analysis import AnalysisSpec
 from switchboard.mcp import McpServer, parse_servers
 
@@ -32,6 +33,8 @@ TRANSFER_FAILED_LINE = (
     "The transfer did not go through. Apologise briefly, tell the caller nobody could be "
     "reached right now, and offer to keep helping or take a message."
 )
+TOOL_ANSWER_LINE = "Tell the caller briefly what you found out."
+KEYPAD_LINE = "The caller keyed something in on their keypad. Carry on helping them."
 CHECK_IN_LINE = "The caller has been silent for a while. Briefly ask if they are still there."
 SILENCE_GOODBYE_LINE = (
     "The caller is still silent. Say you will end the call now since you cannot hear them, "
@@ -85,6 +88,9 @@ class Agent:
     """Remote MCP servers (not after hours); their header settings are in ``mcp_settings``."""
     mcp_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The app settings the MCP headers name, resolved by the settings (secrets: never shown)."""
+    http_tools: tuple[HttpTool, ...] = ()
+    """Offered in every session, after hours too (``switchboard.agent_tools``)."""
+    keypad: Mapping[str, KeypadAction] = field(default_factory=dict)
 
     def session_config(self, model: str, *, after_hours: bool = False) -> dict[str, Any]:
         """The ``accept`` body: minimal on purpose, since SIP rejects some audio tuning."""
@@ -94,6 +100,7 @@ class Agent:
         tools = self.after_hours_tools if after_hours else self.tools
         mcp = () if after_hours else self.mcp_servers
         declared = [self._tool(name) for name in tools]
+        declared += [tool.function_tool() for tool in self.http_tools]
         declared += [server.session_tool(self.mcp_settings) for server in mcp]
         return {
             "type": "realtime",
@@ -151,7 +158,7 @@ class Agent:
     def from_definition(cls, data: Mapping[str, Any]) -> Agent:
         """Build from a parsed definition, checking every field's type."""
         known = {"name", "instructions", "greeting", "voice", "transcription_model", "tools"}
-        unknown = set(data) - known - {"departments", "after_hours", "analysis", "mcp_servers"}
+        unknown = set(data) - known - {"departments", "after_hours", "analysis", *_TABLES}
         if unknown:
             raise ValueError(f"has unknown keys {sorted(unknown)}")
         after = data.get("after_hours", {})
@@ -178,7 +185,12 @@ class Agent:
             after_hours_tools=_tools(after, default.after_hours_tools),
             analysis=AnalysisSpec.from_definition(data.get("analysis", {})),
             mcp_servers=parse_servers(data.get("mcp_servers", [])),
+            http_tools=http_tools(data.get("http_tools", [])),
+            keypad=keypad(data.get("keypad", {}), _departments(departments)),
         )
+
+
+_TABLES = ("http_tools", "keypad", "mcp_servers")
 
 
 def _text(data: Mapping[str, Any], key: str, default: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from switchboard.policy import Decision
 from switchboard.realtime.monitor import MonitorResult
 from switchboard.realtime.slice import (
+    MAX_TOOL_CALLS,
     MAX_TRANSCRIPT_CHARS,
     MAX_TURNS,
     TRUNCATED_MARK,
@@ -134,6 +135,7 @@ class CallRecord:
     commands: list[dict[str, str]] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
     turns_left_out: int = 0
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     estimated_cost_usd: float = 0.0
     monitor_slices: int = 0
@@ -170,6 +172,7 @@ class CallRecord:
             self.turns.append(
                 {"speaker": t.speaker, "text": text, "at": t.at, "offset_seconds": round(offset, 3)}
             )
+        self.tool_calls += result.tool_calls[: max(MAX_TOOL_CALLS - len(self.tool_calls), 0)]
         self.usage += result.usage
         self.estimated_cost_usd = prices.cost(self.usage)
         self.monitor_slices += 1

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.agent_tools import KEYS
 from switchboard.realtime.mcp import (
     PROGRESS_TYPES,
     McpItem,
@@ -81,6 +82,13 @@ class AudioStopped:
 
 
 @dataclass(frozen=True, slots=True)
+class Keypress:
+    """The caller pressed a key (SIP only: ``input_audio_buffer.dtmf_event_received``)."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerError:
     """The service reported an error on the socket (the session stays up)."""
 
@@ -102,6 +110,7 @@ ServerEvent = (
     | AgentTranscript
     | ResponseDone
     | AudioStopped
+    | Keypress
     | ServerError
     | Malformed
     | McpItem
@@ -141,6 +150,13 @@ def _response_done(data: dict[str, Any]) -> ResponseDone:
     )
 
 
+def _keypress(data: dict[str, Any]) -> Keypress:
+    key = data["event"]
+    if not isinstance(key, str) or len(key) != 1 or key not in KEYS:
+        raise ValueError("not a keypad key")
+    return Keypress(key)
+
+
 def _error(data: dict[str, Any]) -> ServerError:
     error = data.get("error") or {}
     return ServerError(str(error.get("code") or error.get("type") or ""), str(error.get("message")))
@@ -157,6 +173,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ServerEvent | None]] = {
     "response.created": lambda d: ResponseStarted(),
     "response.done": _response_done,
     "output_audio_buffer.stopped": lambda d: AudioStopped(str(d["response_id"])),
+    "input_audio_buffer.dtmf_event_received": _keypress,
     "error": _error,
     "conversation.item.added": parse_item,
     "conversation.item.done": parse_item,

@@ -10,35 +10,32 @@ What must outlive the slice comes back in its result's :class:`SliceState` (the 
 leaving tool request whose line had not finished) and goes into the next slice's request. While
 it runs, the slice holds the call's lease (``switchboard.realtime.lease``): it renews it with
 heartbeats and checks it before it answers a tool or asks the agent to speak, and steps aside
-(``SUPERSEDED``) once a newer slice holds it.
+(``SUPERSEDED``) once a newer slice holds it. What the model and the caller ask for (tools,
+keypad keys, leaving requests) is handled by its base, ``switchboard.realtime.actions``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from switchboard.agent import (
     CHECK_IN_LINE,
-    END_CALL,
-    GOODBYE_LINE,
-    HANDOFF_LINE,
     SILENCE_GOODBYE_LINE,
-    TRANSFER_CALL,
-    UNKNOWN_TOOL_LINE,
 )
+from switchboard.agent_tools import KeypadAction
 from switchboard.mcp import McpServer
+from switchboard.realtime.actions import CallActions
+from switchboard.realtime.actions import now as _now
 from switchboard.realtime.channel import CallEnded, ChannelDropped, RealtimeChannel
-from switchboard.realtime.ending import LAST_LINES, Ending, monotonic_at, wall_time_of
+from switchboard.realtime.ending import Ending, monotonic_at, wall_time_of
 from switchboard.realtime.events import (
     AgentTranscript,
     AudioStopped,
     CallerTranscript,
-    FunctionCall,
+    Keypress,
     Malformed,
     ResponseDone,
     ResponseStarted,
@@ -46,6 +43,8 @@ from switchboard.realtime.events import (
     SpeechStarted,
     parse_event,
 )
+from switchboard.realtime.http_tools import HttpToolCaller
+from switchboard.realtime.keypad import KeypadGroups
 from switchboard.realtime.lease import Lease, LeaseKeeper, NoLease, Superseded
 from switchboard.realtime.mcp import McpItem, McpProgress, McpWatcher
 from switchboard.realtime.slice import (
@@ -53,10 +52,10 @@ from switchboard.realtime.slice import (
     MonitorOutcome,
     MonitorRequest,
     MonitorResult,
-    PendingEnd,
     SliceState,
     Turn,
 )
+from switchboard.realtime.tool_desk import ToolDesk
 from switchboard.realtime.transcript import NoTurnSink, TurnSink
 
 __all__ = ["CallMonitor", "MonitorOutcome", "MonitorRequest", "MonitorResult", "Turn"]
@@ -64,11 +63,13 @@ __all__ = ["CallMonitor", "MonitorOutcome", "MonitorRequest", "MonitorResult", "
 logger = logging.getLogger(__name__)
 
 ChannelFactory = Callable[[], Awaitable[RealtimeChannel]]
+_TOOL_POLL_SECONDS = 0.05
+"""Past its deadline, a slice waiting for a tool call in flight looks this often."""
 _CARRIED = frozenset({MonitorOutcome.SLICE_ENDED, MonitorOutcome.SOCKET_LOST})
 """Ends of a slice after which the next slice goes on with what this one accepted."""
 
 
-class CallMonitor:
+class CallMonitor(CallActions):
     """Runs one :class:`MonitorRequest` against sockets from ``open_channel``."""
 
     def __init__(
@@ -78,6 +79,9 @@ class CallMonitor:
         lease: Lease | None = None,
         turns: TurnSink | None = None,
         mcp_servers: tuple[McpServer, ...] = (),
+        *,
+        tools: HttpToolCaller | None = None,
+        keypad: Mapping[str, KeypadAction] | None = None,
     ) -> None:
         self._request = request
         self._turns = turns or NoTurnSink()  # the live transcript, written as turns happen
@@ -95,6 +99,11 @@ class CallMonitor:
         self._agent_speaking = False
         if state.ending is not None:
             self._resume(state.ending)
+        self._channel: RealtimeChannel | None = None  # the attached socket, for tool answers
+        self._desk = ToolDesk(tools, state.tool_answers)
+        self._desk.on_answer, self._desk.on_slow = self._send_answers, self._say_while_waiting
+        self._say_after_response: str | None = None
+        self._keypad = KeypadGroups(keypad or {})
         self._handlers: dict[type[Any], Callable[[Any, RealtimeChannel], Awaitable[None]]] = {
             CallerTranscript: self._on_caller_transcript,
             SpeechStarted: self._on_speech_started,
@@ -106,6 +115,7 @@ class CallMonitor:
             Malformed: self._on_malformed,
             McpItem: self._on_mcp_item,
             McpProgress: self._on_mcp_progress,
+            Keypress: self._on_keypress,
         }
         self._mcp = McpWatcher(request.call_id, mcp_servers, self._keeper.may_act, self._tool_turn)
 
@@ -114,6 +124,7 @@ class CallMonitor:
         try:
             return await self._run()
         except Superseded:
+            await self._desk.cancel()
             logger.warning(
                 "call %s: slice %d stepped aside: a newer slice holds the call",
                 self._request.call_id,
@@ -164,19 +175,32 @@ class CallMonitor:
     ) -> MonitorOutcome | None:
         """Consume events on one socket; ``None`` when the socket closed under us."""
         self._agent_speaking = False  # a response's end may have been lost with the last socket
+        self._channel = channel
+        try:
+            return await self._consume(channel, deadline)
+        finally:
+            self._channel = None
+
+    async def _consume(self, channel: RealtimeChannel, deadline: float) -> MonitorOutcome | None:
         if self._to_speak:
             await self._say(channel, self._to_speak)
+        await self._send_answers()
         while True:
             now = time.monotonic()
             ending = self._ending
             if ending is not None and ending.due(now):
                 return ending.outcome
-            if now >= deadline:
+            if now >= deadline and not self._desk.busy:
                 return MonitorOutcome.SLICE_ENDED
             if now >= self._keeper.next_beat:
                 await self._keeper.beat()
                 continue
-            wake_at = min(deadline, self._keeper.next_beat)
+            wake_at = min(max(deadline, now + _TOOL_POLL_SECONDS), self._keeper.next_beat)
+            if self._keypad.complete_at is not None:
+                if now >= self._keypad.complete_at:
+                    await self._keyed(channel, self._keypad.flush())
+                    continue
+                wake_at = min(wake_at, self._keypad.complete_at)
             if ending is not None:
                 wake_at = min(wake_at, ending.wake_at())
             silent_until = self._silent_until()
@@ -208,6 +232,12 @@ class CallMonitor:
         if outcome is MonitorOutcome.SOCKET_LOST and not carried:
             result.unsaid = self._to_speak
         result.state = self._state(ending if carried else None)
+        if outcome in _CARRIED:  # answers still owed to the model go to the next slice
+            answers = tuple(await self._desk.settle())
+            result.state = result.state.model_copy(update={"tool_answers": answers})
+        else:
+            await self._desk.cancel()
+        result.tool_calls = self._desk.entries
         logger.info(
             "call %s: monitor slice ended: %s after %d events, %d reconnects%s",
             self._request.call_id,
@@ -228,37 +258,6 @@ class CallMonitor:
             ending=None if ending is None else ending.pending(line_begun=self._to_speak is None),
             lease=self._request.lease,
         )
-
-    def _resume(self, pending: PendingEnd) -> None:
-        """Go on with a leaving request the last slice accepted but could not finish."""
-        outcome = MonitorOutcome(pending.outcome)
-        self._begin_ending(outcome, pending.department)
-        self._to_speak = None if pending.line_begun else LAST_LINES[outcome]
-        if pending.line_begun:  # it was playing when the last slice ended: let it finish
-            assert self._ending is not None
-            self._ending.done_at = time.monotonic() + self._request.goodbye_grace_seconds
-
-    async def _resume_what_a_lost_slice_accepted(self) -> None:
-        """A leaving request a slice accepted and never returned (its worker or result lost).
-
-        The orchestrator never heard of it; the lease entity kept it.
-        """
-        if self._ending is not None or not self._request.converse:
-            return
-        pending = await self._lease.ending_after(self._request.state.lease)
-        if pending is not None:
-            logger.warning(
-                "call %s: carrying out %s, accepted by a slice that never returned",
-                self._request.call_id,
-                pending.outcome,
-            )
-            self._resume(pending)
-
-    async def _record_ending(self, line_begun: bool) -> None:
-        """Keep the leaving request with the lease, in case this slice never returns."""
-        ending = self._ending
-        assert ending is not None
-        await self._lease.record(ending.pending(line_begun))
 
     def _silent_until(self) -> float | None:
         """When the current silence runs out, if a silence limit applies."""
@@ -292,12 +291,6 @@ class CallMonitor:
             await self._record_ending(line_begun=True)
         self._to_speak = None  # the line asked for is under way
 
-    async def _say(self, channel: RealtimeChannel, line: str) -> None:
-        """Ask the agent to say ``line``; it is asked again on the next socket until it begins."""
-        self._to_speak = line
-        await self._keeper.may_act()
-        await _respond(channel, line)
-
     async def _on_caller_transcript(
         self, event: CallerTranscript, channel: RealtimeChannel
     ) -> None:
@@ -326,6 +319,9 @@ class CallMonitor:
         if ending is not None and not event.function_calls and ending.done_at is None:
             ending.response_id = event.response_id
             ending.done_at = time.monotonic() + self._request.goodbye_grace_seconds
+        line, self._say_after_response = self._say_after_response, None
+        if line and self._ending is None and not event.function_calls:
+            await self._say(channel, line)
         for call in event.function_calls:
             await self._on_function_call(call, channel)
         await self._mcp.on_response_done(channel.send)
@@ -353,46 +349,4 @@ class CallMonitor:
         self._mcp.on_progress(event)
 
     def _tool_turn(self, text: str) -> None:
-        self._result.add_turn("tool", text, _now())
-
-    async def _on_function_call(self, call: FunctionCall, channel: RealtimeChannel) -> None:
-        """Answer a tool call; the leaving tools also ask the model for its last line."""
-        logger.info("call %s: model called %s", self._request.call_id, call.name)
-        await self._keeper.may_act()
-        if not self._request.converse or self._ending is not None:
-            await _tool_output(channel, call, {"ok": False, "error": "the call is already ending"})
-            return
-        if call.name == TRANSFER_CALL:
-            department = call.parsed_arguments().get("department")
-            self._begin_ending(MonitorOutcome.TRANSFER_REQUESTED, department)
-            await self._record_ending(line_begun=False)
-            await _tool_output(channel, call, {"ok": True, "status": "transferring"})
-            line = HANDOFF_LINE
-        elif call.name == END_CALL:
-            self._begin_ending(MonitorOutcome.END_CALL_REQUESTED, None)
-            await self._record_ending(line_begun=False)
-            await _tool_output(channel, call, {"ok": True, "status": "ending"})
-            line = GOODBYE_LINE
-        else:
-            await _tool_output(channel, call, {"ok": False, "error": f"unknown tool {call.name}"})
-            line = UNKNOWN_TOOL_LINE
-        await self._say(channel, line)
-
-    def _begin_ending(self, outcome: MonitorOutcome, department: object) -> None:
-        timeout = self._request.tool_response_timeout_seconds
-        self._ending = Ending.begin(outcome, department, timeout)
-
-
-async def _respond(channel: RealtimeChannel, instructions: str) -> None:
-    await channel.send({"type": "response.create", "response": {"instructions": instructions}})
-
-
-async def _tool_output(
-    channel: RealtimeChannel, call: FunctionCall, output: dict[str, Any]
-) -> None:
-    item = {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps(output)}
-    await channel.send({"type": "conversation.item.create", "item": item})
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+        self._add_turn("tool", text)

@@ -24,6 +24,8 @@ MAX_TRANSCRIPT_CHARS = 200_000
 MAX_TURNS = 2_000
 """Most turns kept per slice and per call record."""
 TRUNCATED_MARK = " [truncated]"
+MAX_TOOL_CALLS = 200
+"""Most HTTP tool calls kept per call record (a slice starts at most 50)."""
 
 
 class MonitorOutcome(StrEnum):
@@ -62,6 +64,15 @@ class PendingEnd(BaseModel):
     """The agent had begun its last line (hand-off, goodbye) when the slice ended."""
 
 
+class CarriedAnswer(BaseModel):
+    """An HTTP tool's answer a slice could not send: the next slice sends it first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    call_id: str = Field(max_length=100)
+    output: str = Field(max_length=80_000)
+
+
 class SliceState(BaseModel):
     """State that outlives a slice: from one slice's result into the next slice's request."""
 
@@ -74,6 +85,7 @@ class SliceState(BaseModel):
     attached: bool = False
     """A socket has been attached to this call at least once."""
     ending: PendingEnd | None = None
+    tool_answers: tuple[CarriedAnswer, ...] = Field(default=(), max_length=8)
     lease: int = Field(default=0, ge=0)
     """The slice that handed this state on (see ``switchboard.realtime.lease``)."""
 
@@ -149,6 +161,8 @@ class MonitorResult:
     state: SliceState = field(default_factory=SliceState)
     turns_left_out: int = 0
     """Turns past the transcript bounds, counted but not kept."""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Each HTTP tool call and its outcome (``switchboard.realtime.http_tools``)."""
     _room: int = field(default=MAX_TRANSCRIPT_CHARS, init=False, repr=False, compare=False)
 
     def add_turn(self, speaker: str, text: str, at: str) -> None:
@@ -172,6 +186,7 @@ class MonitorResult:
             "unsaid": self.unsaid,
             "state": self.state.model_dump(mode="json"),
             "turns_left_out": self.turns_left_out,
+            "tool_calls": self.tool_calls,
         }
 
     @classmethod
@@ -187,6 +202,7 @@ class MonitorResult:
             unsaid=data.get("unsaid"),
             state=SliceState.model_validate(data.get("state") or {}),
             turns_left_out=int(data.get("turns_left_out", 0)),
+            tool_calls=list(data.get("tool_calls", [])),
         )
 
 

@@ -36,6 +36,12 @@ TOOLS = [
         "description": "End the call.",
         "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}},
     },
+    {
+        "type": "function",
+        "name": "order_status",
+        "description": "Look up an order.",
+        "parameters": {"type": "object", "properties": {"order_number": {"type": "string"}}},
+    },
 ]
 
 MCP_TOOL = {
@@ -244,3 +250,5 @@ class FakeApp:
                 await self.sdk.realtime.calls.refer(log.call_id, target_uri="tel:+14155550199")
             elif event["name"] == "end_call":
                 await self.sdk.realtime.calls.hangup(log.call_id)
+            else:  # an HTTP tool: its answer, then the model speaks it
+                await ws.send_json({"type": "response.create"})

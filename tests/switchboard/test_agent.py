@@ -16,12 +16,12 @@ def test_the_sample_front_desk_loads_with_departments_and_an_after_hours_variant
     agent = Agent.load(FRONT_DESK)
     open_config = agent.session_config("gpt-realtime")
     assert open_config["model"] == "gpt-realtime"
-    assert tool_names(open_config) == [TRANSFER_CALL, END_CALL]
+    assert tool_names(open_config) == [TRANSFER_CALL, END_CALL, "order_status"]
     department = open_config["tools"][0]["parameters"]["properties"]["department"]
     assert department["enum"] == ["sales", "support"]
     assert "existing orders" in department["description"]
     closed = agent.session_config("gpt-realtime", after_hours=True)
-    assert tool_names(closed) == [END_CALL]
+    assert tool_names(closed) == [END_CALL, "order_status"]  # HTTP tools after hours too
     assert "outside business hours" in closed["instructions"]
     assert agent.greeting_for(after_hours=True) != agent.greeting_for(after_hours=False)
 

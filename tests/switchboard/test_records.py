@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from switchboard.realtime.slice import (
+    MAX_TOOL_CALLS,
     MAX_TRANSCRIPT_CHARS,
     MAX_TURN_CHARS,
     MAX_TURNS,
@@ -42,3 +43,13 @@ def test_transcript_text_past_the_record_bound_is_cut_with_a_marker() -> None:
     assert sum(len(t["text"]) for t in call.turns) <= MAX_TRANSCRIPT_CHARS
     assert call.turns[-1]["text"].endswith(TRUNCATED_MARK)
     assert len(call.turns) + call.turns_left_out == 3 * per_slice + 3
+
+
+def test_tool_calls_from_every_slice_are_kept_up_to_the_record_bound() -> None:
+    call = record()
+    entry = {"call_id": "call_1", "name": "order_status", "outcome": "ok"}
+    for _ in range(5):
+        result = MonitorResult(MonitorOutcome.SLICE_ENDED, tool_calls=[entry] * 50)
+        call.monitored(MonitorResult.from_dict(result.to_dict()), Prices())
+    assert len(call.tool_calls) == MAX_TOOL_CALLS == 200
+    assert call.to_dict()["tool_calls"][0] == entry

@@ -4,6 +4,7 @@ from switchboard.realtime.events import (
     AgentTranscript,
     AudioStopped,
     CallerTranscript,
+    Keypress,
     Malformed,
     ResponseDone,
     ResponseStarted,
@@ -78,3 +79,10 @@ def test_bad_messages_become_malformed_events_not_exceptions() -> None:
     )
     error = parse_event('{"type": "error", "error": {"code": "bad", "message": "nope"}}')
     assert error == ServerError("bad", "nope")
+
+
+def test_keypad_presses_are_parsed_and_a_bad_key_is_malformed() -> None:
+    press = {"type": "input_audio_buffer.dtmf_event_received", "event": "#", "received_at": 1}
+    assert parse_event(json.dumps(press)) == Keypress("#")
+    for bad in ("12", "x", 5, ""):
+        assert isinstance(parse_event(json.dumps(press | {"event": bad})), Malformed)
