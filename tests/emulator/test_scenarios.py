@@ -11,7 +11,7 @@ from tests.emulator.emulator_testkit import API_KEY, FakeApp, assert_server_even
 async def test_scenario_runs_to_its_expected_end(
     emu: Emulator, app: FakeApp, scenario: str
 ) -> None:
-    app.mcp = scenario == "mcp"  # the only scenario whose model calls an MCP server
+    app.mcp = scenario in ("mcp", "front_desk_actions")  # the scenarios that call MCP servers
     call_id = await emu.place_call(scenario, app.url, time_scale=0.01)
     view = await emu.wait_for_end(call_id, timeout=10.0)
     assert view["expectation_errors"] == []
