@@ -27,6 +27,9 @@ MAX_LIMIT = 100
 STATUSES = ("live", "ended")
 _END_REASON = re.compile(r"\A[a-z][a-z_]{0,39}(:[a-z][a-z_]{0,39})?\Z")
 _MAX_PARAM_CHARS = 512
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""The received times the list takes (row keys count from 1970; the far end leaves room)."""
 _CURSOR_HELP = "cursor is not valid: pass the 'next' value of the previous page unchanged"
 
 
@@ -156,11 +159,20 @@ def _moment(name: str, raw: str) -> datetime | None:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None or moment.tzinfo is None or not _in_range(moment):
         raise QueryError(
-            f"{name} must be an ISO 8601 date and time with a time zone, e.g. 2026-01-31T09:00:00Z"
+            f"{name} must be an ISO 8601 date and time with a time zone, e.g. 2026-01-31T09:00:00Z,"
+            f" between {_EARLIEST.year} and {_LATEST.year}"
         )
     return moment.astimezone(UTC)
+
+
+def _in_range(moment: datetime) -> bool:
+    """Whether ``moment`` lies where row keys and the list's time windows can represent it."""
+    try:
+        return _EARLIEST <= moment.astimezone(UTC) <= _LATEST
+    except OverflowError:  # a zone offset pushes it past year 1 or 9999
+        return False
 
 
 def _end_reason(raw: str) -> str | None:
@@ -207,5 +219,11 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         raise QueryError(_CURSOR_HELP)
     after, scope = body["after"], body["scope"]
     if not (isinstance(after, str) and keys.ROW_KEY.match(after) and isinstance(scope, str)):
+        raise QueryError(_CURSOR_HELP)
+    try:
+        position = keys.moment_of(after)
+    except OverflowError:  # a forged row key beyond year 9999
+        raise QueryError(_CURSOR_HELP) from None
+    if not _in_range(position):
         raise QueryError(_CURSOR_HELP)
     return after, scope
