@@ -15,7 +15,7 @@ still fails, noted in the record's ``errors``; an event that is never delivered 
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import timedelta
 from typing import Any
 
@@ -34,12 +34,17 @@ one more and slower ones (nobody waits for it)."""
 STARTED, ENDED = "call.started", "call.ended"
 
 
-def save_record(context: Any, name: str, record: CallRecord) -> Steps:
-    """Run the store step ``name`` (and its events) for ``record``."""
+def save_record(
+    context: Any, name: str, record: CallRecord, before_write: Callable[[], None] | None = None
+) -> Steps:
+    """Run the store step ``name`` (and its events) for ``record``.
+
+    ``before_write`` runs just before each final write, to bring the record up to date.
+    """
     if name == names.RECORD_CALL_STARTED:
         yield from _started(context, record)
     else:
-        yield from _ended(context, record)
+        yield from _ended(context, record, before_write or (lambda: None))
 
 
 def _started(context: Any, record: CallRecord) -> Steps:
@@ -53,7 +58,8 @@ def _started(context: Any, record: CallRecord) -> Steps:
         _settle(record, STARTED, result["event"], attempts=1)
 
 
-def _ended(context: Any, record: CallRecord) -> Steps:
+def _ended(context: Any, record: CallRecord, before_write: Callable[[], None]) -> Steps:
+    before_write()
     result = yield from _write(context, record)
     if result is not None and not result.get("events"):
         return  # events are off
@@ -62,6 +68,7 @@ def _ended(context: Any, record: CallRecord) -> Steps:
     for event_type in [*pending, ENDED]:
         settled = (yield from _deliver(context, record, event_type)) or settled
     if settled:
+        before_write()
         yield from _write(context, record)  # again, now with the events' outcomes
 
 
