@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,15 +55,18 @@ class CallQuery:
     limit: int = DEFAULT_LIMIT
     after: str | None = None
     """Row key of the last call already listed (from the cursor); None for the first page."""
+    caller_secret: bytes | None = field(default=None, repr=False, compare=False)
+    """The store's caller key: a caller query's cursor holds the number only through it."""
 
     @classmethod
-    def parse(cls, params: Mapping[str, str]) -> CallQuery:
+    def parse(cls, params: Mapping[str, str], caller_secret: bytes | None = None) -> CallQuery:
         """Validate every parameter the list takes; others (``code``) are ignored.
 
         An empty value counts as absent. Raises :class:`QueryError` naming the parameter.
         """
         value = {name: _param(params, name) for name in _NAMES}
         query = cls(
+            caller_secret=caller_secret,
             since=_moment("since", value["since"]),
             until=_moment("until", value["until"]),
             end_reason=_end_reason(value["end_reason"]),
@@ -131,13 +134,20 @@ class CallQuery:
         return " and ".join(clauses), params
 
     def _scope(self) -> str:
-        """A digest of the filters (not the caller's number itself: the cursor is not secret)."""
+        """A digest of the filters, the caller's number in it only by its keyed hash.
+
+        The cursor is not secret, and a plain digest of a number is undone by hashing every
+        possible one.
+        """
+        caller = self.caller
+        if caller is not None:  # without a key caller search is off, and no cursor is issued
+            caller = keys.caller_key(caller, self.caller_secret) if self.caller_secret else "?"
         scope = [
             None if self.since is None else self.since.isoformat(),
             None if self.until is None else self.until.isoformat(),
             self.end_reason,
             self.status,
-            self.caller,
+            caller,
         ]
         return hashlib.sha256(json.dumps(scope).encode()).hexdigest()[:16]
 
