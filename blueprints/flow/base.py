@@ -18,12 +18,13 @@ logger = logging.getLogger("blueprints.orchestration")
 
 Steps = Generator[Any, Any, Any]
 
-VERSION = 2
+VERSION = 3
 """The orchestration version new calls start under: host.json's ``defaultVersion`` says the same.
 
 Raise it (both places) with any change to what the orchestrator schedules, and keep the old
 steps behind ``self.version`` until no call started under the old version can be live.
-Version 1 (no version recorded: calls started before versioning) screened in an activity.
+Version 1 (no version recorded: calls started before versioning) screened in an activity;
+version 2 resent ``call.started`` at the end only when its first attempt had failed.
 """
 
 
