@@ -59,7 +59,13 @@ class CallFlow(Admission, Conversation):
         """
         if self.version >= 2:
             yield from analyze(self.ctx, self.retry, self.plan, self.record)
-            yield from save_record(self.ctx, names.RECORD_CALL_ENDED, self.record)
+            yield from save_record(
+                self.ctx,
+                names.RECORD_CALL_ENDED,
+                self.record,
+                self._refuse_late_commands,
+                settle_lost_started=self.version >= 3,
+            )
         if not self.ctx.is_replaying:
             telemetry.call_ended(self.record, self.call.created_at)
 

@@ -40,8 +40,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 async def list_calls(req: func.HttpRequest) -> func.HttpResponse:
     """One page of call summaries, newest first."""
     try:
-        query = CallQuery.parse(req.params)
-        page = await CallStore(await get_account()).page(query)
+        account = await get_account()
+        query = CallQuery.parse(req.params, account.config.caller_secret)
+        page = await CallStore(account).page(query)
     except QueryError as error:
         logger.info("call list refused: %s", error)
         return error_response(400, str(error))

@@ -4,9 +4,9 @@
 activity lists the call as live and sends ``call.started`` at the same time (one attempt: the
 caller is ringing). ``save_record(context, RECORD_CALL_ENDED, record)`` runs last on every path:
 it stores the final record and, when events are on, settles them (``call.started`` again if its
-first attempt failed, then ``call.ended``, each retried with the waits
-``CALL_EVENTS_RETRY_SECONDS`` gives, on durable timers) and stores the record once more with
-their outcomes in ``events``.
+first attempt failed or its outcome was lost with a failed store write, then ``call.ended``,
+each retried with the waits ``CALL_EVENTS_RETRY_SECONDS`` gives, on durable timers) and stores
+the record once more with their outcomes in ``events``.
 
 Neither the store nor a receiver can cost the call: a store write is retried by Durable and, if it
 still fails, noted in the record's ``errors``; an event that is never delivered is recorded as
@@ -15,7 +15,7 @@ still fails, noted in the record's ``errors``; an event that is never delivered 
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import timedelta
 from typing import Any
 
@@ -34,12 +34,23 @@ one more and slower ones (nobody waits for it)."""
 STARTED, ENDED = "call.started", "call.ended"
 
 
-def save_record(context: Any, name: str, record: CallRecord) -> Steps:
-    """Run the store step ``name`` (and its events) for ``record``."""
+def save_record(
+    context: Any,
+    name: str,
+    record: CallRecord,
+    before_write: Callable[[], None] | None = None,
+    settle_lost_started: bool = True,
+) -> Steps:
+    """Run the store step ``name`` (and its events) for ``record``.
+
+    ``before_write`` runs just before each final write, to bring the record up to date.
+    ``settle_lost_started=False`` resends ``call.started`` only after a failed attempt (the
+    steps of orchestration version 2), not also when its outcome was lost.
+    """
     if name == names.RECORD_CALL_STARTED:
         yield from _started(context, record)
     else:
-        yield from _ended(context, record)
+        yield from _ended(context, record, before_write or (lambda: None), settle_lost_started)
 
 
 def _started(context: Any, record: CallRecord) -> Steps:
@@ -53,15 +64,23 @@ def _started(context: Any, record: CallRecord) -> Steps:
         _settle(record, STARTED, result["event"], attempts=1)
 
 
-def _ended(context: Any, record: CallRecord) -> Steps:
+def _ended(
+    context: Any, record: CallRecord, before_write: Callable[[], None], settle_lost: bool
+) -> Steps:
+    before_write()
     result = yield from _write(context, record)
     if result is not None and not result.get("events"):
         return  # events are off
-    pending = [STARTED] if _outcome(record, STARTED) == "failed" else []
+    # failed, or lost with a record_call_started the store failed: the receiver drops a repeat
+    started = _outcome(record, STARTED)
+    lost = settle_lost and record.accepted_at is not None and started is None
+    unsettled = started == "failed" or lost
+    pending = [STARTED] if unsettled else []
     settled = False
     for event_type in [*pending, ENDED]:
         settled = (yield from _deliver(context, record, event_type)) or settled
     if settled:
+        before_write()
         yield from _write(context, record)  # again, now with the events' outcomes
 
 

@@ -10,6 +10,7 @@ value that fails is dropped and named in ``invalid`` rather than stored wrong.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -79,6 +80,8 @@ class DataField(BaseModel):
         if self.type == "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError("not a number")
+            if isinstance(value, float) and not math.isfinite(value):  # json reads 1e400 as inf
+                raise ValueError("not a finite number")
             return value
         if self.type == "boolean":
             if not isinstance(value, bool):

@@ -64,7 +64,10 @@ class EventsConfig:
         parts = urlsplit(url)
         secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
         if not parts.netloc or not secure:
-            errors.append(f"{URL} must be an https URL (http only on loopback), got {url!r}")
+            shown = f"{parts.scheme}://{parts.hostname}" if parts.hostname else "no host"
+            errors.append(  # not the whole URL: it may hold credentials, and lands in records
+                f"{URL} must be an https URL (http only on loopback), got {shown!r}"
+            )
         key = _key(env.get(SECRET, "").strip())
         if key is None:
             errors.append(

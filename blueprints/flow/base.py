@@ -18,12 +18,13 @@ logger = logging.getLogger("blueprints.orchestration")
 
 Steps = Generator[Any, Any, Any]
 
-VERSION = 2
+VERSION = 3
 """The orchestration version new calls start under: host.json's ``defaultVersion`` says the same.
 
 Raise it (both places) with any change to what the orchestrator schedules, and keep the old
 steps behind ``self.version`` until no call started under the old version can be live.
-Version 1 (no version recorded: calls started before versioning) screened in an activity.
+Version 1 (no version recorded: calls started before versioning) screened in an activity;
+version 2 resent ``call.started`` at the end only when its first attempt had failed.
 """
 
 
@@ -80,6 +81,23 @@ class FlowBase:
                 return command
             self._log("operator %s (%s) refused: %s", command.action, command.id, why)
             self.record.command_handled(command.id, command.action, f"refused:{why}")
+
+    def _refuse_late_commands(self) -> None:
+        """Record as refused the commands that landed after the call ended, untaken till now.
+
+        The post-call steps wait on nothing but their own work, so a command that raced the API's
+        phase check lands then; it still gets its one effect, a line in the record.
+        """
+        late = self.inbox.has_command()
+        while self.inbox.has_command():
+            command = self.inbox.take()
+            if command is None or self.record.handled(command.id):
+                continue
+            why = refusal(command.action, self.phase) or "ended"
+            self._log("operator %s (%s) refused: %s", command.action, command.id, why)
+            self.record.command_handled(command.id, command.action, f"refused:{why}")
+        if late:
+            self._phase(self.phase)  # the command count the API rate-limits on
 
     def _carried_out(self, command: OperatorCommand) -> None:
         self._log("operator asked to %s (%s)", command.action, command.id)

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,9 @@ MAX_LIMIT = 100
 STATUSES = ("live", "ended")
 _END_REASON = re.compile(r"\A[a-z][a-z_]{0,39}(:[a-z][a-z_]{0,39})?\Z")
 _MAX_PARAM_CHARS = 512
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""The received times the list takes (row keys count from 1970; the far end leaves room)."""
 _CURSOR_HELP = "cursor is not valid: pass the 'next' value of the previous page unchanged"
 
 
@@ -52,15 +55,18 @@ class CallQuery:
     limit: int = DEFAULT_LIMIT
     after: str | None = None
     """Row key of the last call already listed (from the cursor); None for the first page."""
+    caller_secret: bytes | None = field(default=None, repr=False, compare=False)
+    """The store's caller key: a caller query's cursor holds the number only through it."""
 
     @classmethod
-    def parse(cls, params: Mapping[str, str]) -> CallQuery:
+    def parse(cls, params: Mapping[str, str], caller_secret: bytes | None = None) -> CallQuery:
         """Validate every parameter the list takes; others (``code``) are ignored.
 
         An empty value counts as absent. Raises :class:`QueryError` naming the parameter.
         """
         value = {name: _param(params, name) for name in _NAMES}
         query = cls(
+            caller_secret=caller_secret,
             since=_moment("since", value["since"]),
             until=_moment("until", value["until"]),
             end_reason=_end_reason(value["end_reason"]),
@@ -128,13 +134,20 @@ class CallQuery:
         return " and ".join(clauses), params
 
     def _scope(self) -> str:
-        """A digest of the filters (not the caller's number itself: the cursor is not secret)."""
+        """A digest of the filters, the caller's number in it only by its keyed hash.
+
+        The cursor is not secret, and a plain digest of a number is undone by hashing every
+        possible one.
+        """
+        caller = self.caller
+        if caller is not None:  # without a key caller search is off, and no cursor is issued
+            caller = keys.caller_key(caller, self.caller_secret) if self.caller_secret else "?"
         scope = [
             None if self.since is None else self.since.isoformat(),
             None if self.until is None else self.until.isoformat(),
             self.end_reason,
             self.status,
-            self.caller,
+            caller,
         ]
         return hashlib.sha256(json.dumps(scope).encode()).hexdigest()[:16]
 
@@ -156,11 +169,20 @@ def _moment(name: str, raw: str) -> datetime | None:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None or moment.tzinfo is None or not _in_range(moment):
         raise QueryError(
-            f"{name} must be an ISO 8601 date and time with a time zone, e.g. 2026-01-31T09:00:00Z"
+            f"{name} must be an ISO 8601 date and time with a time zone, e.g. 2026-01-31T09:00:00Z,"
+            f" between {_EARLIEST.year} and {_LATEST.year}"
         )
     return moment.astimezone(UTC)
+
+
+def _in_range(moment: datetime) -> bool:
+    """Whether ``moment`` lies where row keys and the list's time windows can represent it."""
+    try:
+        return _EARLIEST <= moment.astimezone(UTC) <= _LATEST
+    except OverflowError:  # a zone offset pushes it past year 1 or 9999
+        return False
 
 
 def _end_reason(raw: str) -> str | None:
@@ -207,5 +229,11 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         raise QueryError(_CURSOR_HELP)
     after, scope = body["after"], body["scope"]
     if not (isinstance(after, str) and keys.ROW_KEY.match(after) and isinstance(scope, str)):
+        raise QueryError(_CURSOR_HELP)
+    try:
+        position = keys.moment_of(after)
+    except OverflowError:  # a forged row key beyond year 9999
+        raise QueryError(_CURSOR_HELP) from None
+    if not _in_range(position):
         raise QueryError(_CURSOR_HELP)
     return after, scope

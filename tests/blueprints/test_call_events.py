@@ -77,3 +77,28 @@ async def test_a_receiver_that_is_down_gets_retries_then_a_recorded_failure(
     assert stored is not None
     assert stored["events"] == record["events"]
     assert len(app_host.activity_calls("send_call_event")) == 6  # the first is record_call_started
+
+
+async def test_call_started_is_settled_even_when_the_store_failed_at_the_answer(
+    emulator: Emulator, app_host: DurableTestHost, app_url: str, call_env: CallEnv
+) -> None:
+    """``call.started`` goes out in the same activity as the live row: when the store fails that
+    activity, the event's outcome was lost with it. The record must still say what became of
+    ``call.started`` (settled at the end, under the same webhook id), not leave it out."""
+    async with Receiver() as receiver:
+        call_env.set(
+            CALL_EVENTS_URL=receiver.url,
+            CALL_EVENTS_SECRET=SECRET,
+            AzureWebJobsStorage="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+            "AccountKey=a2V5;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+            "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;",
+        )
+        record, _ = await place_and_finish(emulator, app_host, app_url, "greeting", timeout=30)
+    call_id = record["call_id"]
+    assert record["end_reason"] == "caller_hangup"
+    assert [e["type"] for e in record["events"]] == ["call.started", "call.ended"]
+    assert [e["status"] for e in record["events"]] == ["delivered", "delivered"]
+    assert set(receiver.events) == {
+        webhook_id(call_id, "call.started"),
+        webhook_id(call_id, "call.ended"),
+    }

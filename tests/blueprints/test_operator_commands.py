@@ -26,9 +26,12 @@ from switchboard.operator import COMMANDS_PER_CALL
 from switchboard.policy import Decision
 from switchboard.records import CallStart
 from switchboard.settings import get_settings
+from switchboard.store.account import get_account
+from switchboard.store.calls import CallStore
 from switchboard.webhook import IncomingCall
 from tests.blueprints.calls import RECORD_TIMEOUT, held_slots, requests, successful
 from tests.conftest import CallEnv
+from tests.support.receiver import SECRET, closed_port_url
 
 DUPLICATE_WARNING = "Potential duplicate Task completion for TaskId: operator"
 HISTORY_BOUND = 160
@@ -324,3 +327,36 @@ async def test_an_operator_may_skip_the_hand_off_line(
     assert (record["end_reason"], record["transfer_status"]) == ("transferred", "completed")
     assert HANDOFF_LINE not in [text for _, text in spoken(timeline)]
     assert app_host.activity_calls("say_line") == []
+
+
+async def test_a_command_that_races_the_end_is_recorded_refused_in_the_stored_record(
+    emulator: Emulator,
+    app_host: DurableTestHost,
+    app_url: str,
+    call_env: CallEnv,
+    no_duplicate_deliveries: Any,
+) -> None:
+    """After the hang-up the orchestration still runs its post-call steps (here: call events
+    retried on durable timers); a command that raced the API's phase check lands then, and must
+    have its one effect too: listed as refused, in the record the store keeps."""
+    call_env.set(
+        CALL_EVENTS_URL=closed_port_url(),
+        CALL_EVENTS_SECRET=SECRET,
+        CALL_EVENTS_RETRY_SECONDS="0.5,0.5",
+    )
+    call_id = await emulator.place_call(
+        scenario("long_call"), webhook_url=f"{app_url}/api/calls/incoming"
+    )
+    await in_phase(app_host, call_id, "active")
+    await emulator.caller_hangup(call_id)
+    await in_phase(app_host, call_id, "ended")
+    assert app_host.instances[call_id].runtime_status.value == "Running"  # post-call steps
+    raise_command(app_host, call_id, "hangup", "late-1")
+    record, timeline = await finish(emulator, app_host, call_id)
+    late = {"id": "late-1", "action": "hangup", "outcome": "refused:ended"}
+    assert record["end_reason"] == "caller_hangup"
+    assert effects(timeline)["hangup"] == 0
+    assert record["commands"] == [late]
+    stored = await CallStore(await get_account()).record(call_id)
+    assert stored is not None
+    assert stored["commands"] == [late]

@@ -6,6 +6,8 @@ is read back both through the app's functions and directly with the storage SDKs
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import os
@@ -49,6 +51,17 @@ async def get(
     response = await host.call_http(function, req)
     assert response.mimetype == "application/json"
     return response.status_code, json.loads(response.get_body())
+
+
+def _forged_cursor(after: str) -> str:
+    """A cursor built by hand for an unfiltered list (its scope digest is not secret)."""
+    scope = hashlib.sha256(json.dumps([None] * 5).encode()).hexdigest()[:16]
+    body = json.dumps({"after": after, "scope": scope}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+FORGED_FAR_FUTURE_CURSOR = _forged_cursor("000000000000000000_rtc_x")
+"""Row key zero: a received time tens of thousands of years from now."""
 
 
 async def list_calls(host: DurableTestHost, **params: str) -> tuple[int, dict[str, Any]]:
@@ -179,6 +192,10 @@ async def test_newest_first_in_pages_with_filters(app_host: DurableTestHost) -> 
         ({"limit": "101"}, "limit must be an integer between 1 and 100"),
         ({"cursor": "!!!"}, "cursor is not valid"),
         ({"cursor": "eyJhZnRlciI6IngifQ"}, "cursor is not valid"),
+        ({"since": "0001-01-01T00:00:00+01:00"}, "since must be an ISO 8601 date and time"),
+        ({"until": "9999-12-31T23:59:59-01:00"}, "until must be an ISO 8601 date and time"),
+        ({"until": "0001-01-01T00:30:00Z"}, "until must be an ISO 8601 date and time"),
+        ({"cursor": FORGED_FAR_FUTURE_CURSOR}, "cursor is not valid"),
     ],
 )
 async def test_bad_parameters_are_400_with_a_message(

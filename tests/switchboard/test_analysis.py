@@ -214,3 +214,22 @@ async def test_busy_or_failing_deployments_raise_for_a_retry(status: int) -> Non
 async def test_refused_requests_are_permanent(status: int) -> None:
     with pytest.raises(AnalysisFailed, match=f"HTTP {status}"):
         await analyze(client_failing(status), "analysis", SPEC, [])
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity"])
+async def test_a_number_that_is_not_finite_is_invalid_not_stored(number: str) -> None:
+    """``1e400`` is valid JSON that Python reads as infinity (and it reads ``NaN`` too): stored,
+    it would make the record, the API's answer and the call event invalid JSON."""
+    content = json.dumps(answer(callback="+14155550123")).replace(
+        '"order_number": null', f'"order_number": {number}'
+    )
+    result = await analyze(client_answering(completion(content), []), "analysis", SPEC, [])
+    assert result.invalid == {"order_number": "not a finite number"}
+    assert "order_number" not in result.data
+    json.dumps(result.model_dump(), allow_nan=False)  # strict JSON
+
+
+async def test_a_long_integer_is_kept_as_it_was_said() -> None:
+    content = json.dumps(answer(callback="+14155550123", order_number=10**400))
+    result = await analyze(client_answering(completion(content), []), "analysis", SPEC, [])
+    assert result.data["order_number"] == 10**400

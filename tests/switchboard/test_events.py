@@ -97,3 +97,19 @@ async def test_a_receiver_that_hangs_fails_the_attempt_at_its_timeout() -> None:
     async with Receiver(delay_seconds=5.0) as receiver:
         outcome = await events.send(config(receiver.url), "msg_t", {"type": "call.started"}, 0.3)
     assert (outcome["status"], outcome["detail"].split(":")[0]) == ("failed", "TimeoutError")
+
+
+async def test_a_refused_url_is_not_copied_into_the_call_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plain-http URL is refused, and the reason lands in every call record's ``events``
+    (served by the API and the console): its credentials and query must not come with it."""
+    monkeypatch.setenv("CALL_EVENTS_URL", "http://crm:hunter2@crm.example.com/hooks?token=s3cr3t")
+    monkeypatch.setenv("CALL_EVENTS_SECRET", SECRET)
+    outcome = await events.attempt("call.ended", RECORD)
+    assert outcome is not None
+    assert outcome["status"] == "failed"
+    assert "CALL_EVENTS_URL must be an https URL" in outcome["detail"]
+    assert "crm.example.com" in outcome["detail"]
+    assert "hunter2" not in outcome["detail"]
+    assert "s3cr3t" not in outcome["detail"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -140,3 +142,19 @@ def test_any_cursor_bytes_are_refused_or_resume_a_valid_row_key(raw: bytes) -> N
         return
     assert (query.after is None) == (not cursor)  # an empty cursor is no cursor
     assert query.after is None or keys.ROW_KEY.match(query.after)
+
+
+def test_a_caller_cursor_does_not_give_the_number_away_to_hashing() -> None:
+    """Cursors travel in URLs (and request logs). The callers index is keyed so numbers cannot be
+    recovered by hashing every possible one; a caller query's cursor must not undo that."""
+    key = b"k" * 32
+    row = keys.row_key(datetime(2026, 1, 31, tzinfo=UTC), "rtc_x")
+    number = "+46701234567"
+    cursor = CallQuery.parse({"caller": number}, key).cursor(row)
+    body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    plain = hashlib.sha256(json.dumps([None, None, None, None, number]).encode()).hexdigest()[:16]
+    assert body["scope"] != plain
+    resumed = CallQuery.parse({"caller": number, "cursor": cursor}, key)
+    assert resumed.after == row
+    with pytest.raises(QueryError, match="other filters"):
+        CallQuery.parse({"caller": number, "cursor": cursor}, b"other" * 8)
