@@ -35,10 +35,11 @@ from azure.identity.aio import DefaultAzureCredential
 from register_webhook import (
     ARM_SCOPE,
     KEY_VAULT_API_VERSION,
-    REFRESH_API_VERSION,
     SECRET_NAME_RE,
     VAULT_SCOPE,
     TokenSource,
+    bearer,
+    refresh_url,
 )
 
 LOG = logging.getLogger("app_secrets")
@@ -82,14 +83,7 @@ class Vault:
         self._vault = vault_uri.rstrip("/")
 
     async def _headers(self, scope: str) -> dict[str, str]:
-        try:
-            token = await self._credential.get_token(scope)
-        except Exception as error:  # azure-identity raises several types; all mean "no token"
-            raise SecretsError(
-                f"could not get an Entra token for {scope} ({type(error).__name__}): "
-                "sign in with `az login`"
-            ) from error
-        return {"Authorization": f"Bearer {token.token}"}
+        return await bearer(self._credential, scope, SecretsError)
 
     def _url(self, name: str) -> str:
         return f"{self._vault}/secrets/{quote(name)}?api-version={KEY_VAULT_API_VERSION}"
@@ -134,10 +128,7 @@ class Vault:
 
     async def refresh(self, arm_endpoint: str, app_resource_id: str) -> None:
         """Ask App Service to re-read the app's Key Vault references now (else within 24 h)."""
-        url = (
-            f"{arm_endpoint.rstrip('/')}/{app_resource_id.strip('/')}"
-            f"/config/configreferences/appsettings/refresh?api-version={REFRESH_API_VERSION}"
-        )
+        url = refresh_url(arm_endpoint, app_resource_id)
         headers = await self._headers(ARM_SCOPE)
         try:
             async with self._session.post(url, headers=headers) as response:

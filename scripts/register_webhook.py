@@ -102,6 +102,26 @@ class Options:
     resource_group: str | None = None
 
 
+async def bearer(credential: TokenSource, scope: str, error: type[Exception]) -> dict[str, str]:
+    """An ``Authorization`` header for ``scope``; without a token, ``error`` says how to sign in."""
+    try:
+        token = await credential.get_token(scope)
+    except Exception as cause:  # azure-identity raises several types; all mean "no token"
+        raise error(
+            f"could not get an Entra token for {scope} ({type(cause).__name__}): "
+            "sign in with `az login` (or set AZURE_CLIENT_ID etc. for a service principal)"
+        ) from cause
+    return {"Authorization": f"Bearer {token.token}"}
+
+
+def refresh_url(arm_endpoint: str, app_resource_id: str) -> str:
+    """Resource Manager's "re-read the app's Key Vault references now" (else within 24 h)."""
+    return (
+        f"{arm_endpoint.rstrip('/')}/{app_resource_id.strip('/')}"
+        f"/config/configreferences/appsettings/refresh?api-version={REFRESH_API_VERSION}"
+    )
+
+
 def _excerpt(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
@@ -124,14 +144,7 @@ class Client:
     async def _bearer(self, scope: str) -> dict[str, str]:
         if self._credential is None:
             raise RegistrationError(f"no credential for {scope}: sign in with `az login`")
-        try:
-            token = await self._credential.get_token(scope)
-        except Exception as error:  # azure-identity raises several types; all mean "no token"
-            raise RegistrationError(
-                f"could not get an Entra token for {scope} ({type(error).__name__}): "
-                "sign in with `az login` (or set AZURE_CLIENT_ID etc. for a service principal)"
-            ) from error
-        return {"Authorization": f"Bearer {token.token}"}
+        return await bearer(self._credential, scope, RegistrationError)
 
     async def _openai_headers(self) -> dict[str, str]:
         if self._options.api_key:
@@ -272,10 +285,7 @@ class Client:
 
     async def refresh_key_vault_references(self, app_resource_id: str) -> None:
         """Ask App Service to re-read the app's Key Vault references now, not within 24 h."""
-        url = (
-            f"{self._options.arm_endpoint.rstrip('/')}/{app_resource_id.strip('/')}"
-            f"/config/configreferences/appsettings/refresh?api-version={REFRESH_API_VERSION}"
-        )
+        url = refresh_url(self._options.arm_endpoint, app_resource_id)
         await self._call("POST", url, await self._bearer(ARM_SCOPE), "refresh Key Vault references")
 
 
