@@ -210,13 +210,17 @@ class CallMonitor(CallActions):
                     continue
                 wake_at = min(wake_at, silent_until)
             try:
-                raw = await channel.receive(timeout=wake_at - now)
+                while True:  # events the monitor ignores change no due time: no look at them
+                    raw = await channel.receive(timeout=wake_at - now)
+                    if raw is None:
+                        return None
+                    self._result.events += 1
+                    event = parse_event(raw)
+                    now = time.monotonic()
+                    if event is not None or now >= wake_at:
+                        break
             except TimeoutError:
                 continue
-            if raw is None:
-                return None
-            self._result.events += 1
-            event = parse_event(raw)
             if event is not None:
                 await self._handlers[type(event)](event, channel)
                 if self._caller_still_here:

@@ -39,9 +39,17 @@ _NAME = re.compile(r"\A[a-z][a-z0-9]{2,39}\Z")
 _MIN_CALLER_KEY = 32
 _UNRESOLVED = "@Microsoft.KeyVault("
 """How App Service passes on a Key Vault reference it could not resolve: as the reference text."""
-_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 0, "connection_timeout": 5, "read_timeout": 20}
-"""No SDK retries (Durable retries the activities; more here would multiply attempts), and a
-request that hangs fails instead of holding an activity or a list request for minutes."""
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 0,
+    "connection_timeout": 5,
+    "read_timeout": 20,
+    "use_env_settings": False,
+}
+"""No SDK retries (Durable retries the activities; more here would multiply attempts), a request
+that hangs fails instead of holding an activity or a list request for minutes, and no proxy
+settings from the environment: with them, aiohttp reads ``~/.netrc`` in a thread on every request
+(a fifth of a live-transcript append's CPU), and the app reaches its own storage account
+directly."""
 
 
 class StoreConfigError(ValueError):

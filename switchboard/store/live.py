@@ -1,21 +1,23 @@
 """A live call's transcript: an append blob per call, written in batches while the call is up.
 
 ``live/<instance id>.jsonl`` in the store's container holds one JSON line per turn
-(``speaker``, ``text``, ``at``), appended by the monitor slice that holds the call's lease: every
-:data:`FLUSH_SECONDS` at most, one block per batch (never one write per event: thousands of calls
-share a worker). The operator API reads it back while the call is live; the ended record then has
-the turns, and the retention purge deletes the blob with the record.
+(``speaker``, ``text``, ``at``), appended by the monitor slice that holds the call's lease. The
+operator API reads it back while the call is live; the ended record then has the turns, and the
+retention purge deletes the blob with the record.
 
-Writes are paced per worker process: each append costs ~1 ms of the worker's CPU (the storage
-SDK's request pipeline), so one process makes about :data:`WRITES_PER_SECOND` of them however
-many calls it holds: a call's turns are readable within :data:`FLUSH_SECONDS` while the worker
-holds up to ``FLUSH_SECONDS * WRITES_PER_SECOND`` calls, and within ``calls /
-WRITES_PER_SECOND`` seconds past that (40 s at 2,000 calls). Each writer's first flush falls at
-a random point of its interval, so calls that started together do not write together.
+One writer per worker process (per event loop) writes for every call it holds: calls with new
+turns wait in line, oldest turn first, and each is written as one block once that turn is
+:data:`FLUSH_SECONDS` old. An append costs ~0.7 ms of the worker's CPU (the storage SDK's request
+pipeline), so the writer starts at most :data:`WRITES_PER_SECOND` of them a second however many
+calls the worker holds: a turn is readable within :data:`FLUSH_SECONDS` while fewer than
+``FLUSH_SECONDS * WRITES_PER_SECOND`` calls have new turns, and within about ``calls /
+WRITES_PER_SECOND`` seconds past that (40 s at 2,000 talking calls). A timer or a task per call
+would cost more than the writes themselves at that scale, and would let calls that started
+together write together.
 
 A store failure never touches the call: a batch that cannot be written is logged and tried again
-at the next flush, and dropped (and counted in the log) after :data:`MAX_ATTEMPTS`; at most
-:data:`MAX_QUEUED` turns wait.
+after :data:`FLUSH_SECONDS`, and dropped (and counted in the log) after :data:`MAX_ATTEMPTS`; at
+most :data:`MAX_QUEUED` turns wait per call.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob.aio import BlobClient
 
 from switchboard.realtime.slice import Turn
 from switchboard.store.account import Account, StoreConfigError, get_account
@@ -40,7 +43,9 @@ logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 3.0
 """Longest a turn waits before it is readable, while the worker is not busy."""
 WRITES_PER_SECOND = 50.0
-"""Appends one worker process makes per second at most, on average (~5 % of a core)."""
+"""Appends one worker process starts per second at most (~3.5 % of a core)."""
+MAX_IN_FLIGHT = 8
+"""Appends one worker has outstanding at most: a slow store does not pile requests up."""
 MAX_ATTEMPTS = 3
 """Failed writes of one batch before it is dropped."""
 MAX_QUEUED = 500
@@ -51,30 +56,65 @@ MAX_READ_BYTES = 1 << 20
 """Most of a live transcript the operator API reads (a slice keeps a bounded transcript too)."""
 
 
-class _Pace:
-    """The live transcripts writing on one event loop, and so how often each may write."""
-
-    def __init__(self) -> None:
-        self.writers = 0
-
-    def interval(self, floor: float) -> float:
-        return max(floor, self.writers / WRITES_PER_SECOND)
-
-
-_paces: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pace] = weakref.WeakKeyDictionary()
-
-
-def _pace() -> _Pace:
-    loop = asyncio.get_running_loop()
-    pace = _paces.get(loop)
-    if pace is None:
-        pace = _paces[loop] = _Pace()
-    return pace
-
-
 def live_blob_name(call_id: str) -> str:
     """Where a live call's turns are appended, beside its record."""
     return f"live/{instance_id_for(call_id)}.jsonl"
+
+
+class _Writer:
+    """The one task of an event loop that writes every waiting transcript, paced."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._waiting: deque[LiveTranscript] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._next_start = 0.0
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def enqueue(self, transcript: LiveTranscript) -> None:
+        """Put a transcript with new turns in line (a closed one is skipped when its turn comes)."""
+        self._waiting.append(transcript)
+        if self._task is None or self._task.done():
+            self._task = self.loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        waiting, loop = self._waiting, self.loop
+        while waiting:
+            transcript = waiting[0]
+            if transcript.closed:
+                waiting.popleft()
+                continue
+            now = loop.time()
+            start_at = max(transcript.due_at, self._next_start)
+            if start_at > now:
+                await asyncio.sleep(start_at - now)
+                continue
+            waiting.popleft()
+            self._next_start = max(self._next_start + 1 / WRITES_PER_SECOND, now)
+            await self._slots.acquire()
+            write = loop.create_task(self._write(transcript))
+            self._writes.add(write)  # a reference, so the task is not collected mid-write
+            write.add_done_callback(self._writes.discard)
+
+    async def _write(self, transcript: LiveTranscript) -> None:
+        try:
+            await transcript.write_queued()
+        finally:
+            self._slots.release()
+
+
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writer() -> _Writer:
+    loop = asyncio.get_running_loop()
+    writer = _writers.get(loop)
+    if writer is None:
+        writer = _writers[loop] = _Writer(loop)
+    return writer
 
 
 class LiveTranscript:
@@ -98,94 +138,94 @@ class LiveTranscript:
         self._queued: list[str] = []
         self._attempts = 0
         self._dropped = 0
-        self._created = False
-        self._writer: asyncio.Task[None] | None = None
-        self._closed = False
-        self._pace: _Pace | None = None
+        self._blob: BlobClient | None = None
+        self._lock = asyncio.Lock()  # one append at a time, so blocks keep the turns' order
+        self._writer: _Writer | None = None
+        self._in_line = False
+        self.due_at = 0.0
+        """When the writer should write this call's oldest queued turn (while it is in line)."""
+        self.closed = False
 
     def add(self, turn: Turn) -> None:
-        """Queue a turn; the writer (started on the first turn) appends it within a flush."""
-        if self._closed:
+        """Queue a turn; the worker's writer appends it within a flush (never blocks or raises)."""
+        if self.closed:
             return
         if len(self._queued) >= MAX_QUEUED:
             self._dropped += 1
             return
         line = {"speaker": turn.speaker, "text": turn.text, "at": turn.at}
         self._queued.append(json.dumps(line, ensure_ascii=False) + "\n")
-        if self._writer is None:
-            self._pace = _pace()
-            self._pace.writers += 1
-            self._writer = asyncio.get_running_loop().create_task(self._write_every_flush())
+        if not self._in_line:
+            self._get_in_line()
+
+    def _get_in_line(self) -> None:
+        writer = self._writer = self._writer or _writer()
+        self._in_line, self.due_at = True, writer.loop.time() + self._flush_seconds
+        writer.enqueue(self)
+
+    async def write_queued(self) -> None:
+        """The writer's turn: append what is queued, then get in line again if more is."""
+        self._in_line = False
+        async with self._lock:
+            if self.closed:
+                return  # aclose writes the rest
+            await self._flush()
+        if self._queued and not self._in_line and not self.closed:
+            self._get_in_line()  # a failed batch, kept for the next try
 
     async def aclose(self) -> None:
-        """Stop the writer and write what is queued, waiting at most :data:`CLOSE_SECONDS`."""
-        self._closed = True
-        writer, self._writer = self._writer, None
-        if writer is None:
+        """Write what is queued (after a write in flight), waiting at most :data:`CLOSE_SECONDS`."""
+        if self.closed:
             return
-        if self._pace is not None:
-            self._pace.writers -= 1
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
+        self.closed = True
         try:
-            async with asyncio.timeout(CLOSE_SECONDS):
+            async with asyncio.timeout(CLOSE_SECONDS), self._lock:
                 await self._flush()
         except TimeoutError:
             logger.warning("call %s: the live transcript's last batch timed out", self._call_id)
         self._dropped += len(self._queued)  # the slice is over: what is left is lost
         self._queued = []
-        self._report_dropped()
-
-    async def _write_every_flush(self) -> None:
-        assert self._pace is not None
-        first = True
-        while True:
-            interval = self._pace.interval(self._flush_seconds)
-            await asyncio.sleep(interval * random.random() if first else interval)
-            first = False
-            await self._flush()
-
-    async def _flush(self) -> None:
-        """Append the queued turns as one block; on failure keep them for the next flush."""
-        if not self._queued:
-            return
-        batch = self._queued
-        try:
-            if not await self._may_write():
-                self._queued = []  # a newer slice holds the call and writes its turns
-                return
-            await self._append("".join(batch).encode())
-        except (AzureError, StoreConfigError, OSError) as error:
-            self._attempts += 1
-            if self._attempts >= MAX_ATTEMPTS:
-                self._dropped += len(batch)
-                self._queued, self._attempts = self._queued[len(batch) :], 0
-            logger.warning(
-                "call %s: live transcript write failed (attempt %d): %s",
-                self._call_id,
-                self._attempts or MAX_ATTEMPTS,
-                error,
-            )
-            return
-        self._queued, self._attempts = self._queued[len(batch) :], 0
-
-    async def _append(self, data: bytes) -> None:
-        account = await self._account()
-        blob = account.records.get_blob_client(live_blob_name(self._call_id))
-        if not self._created:
-            with contextlib.suppress(ResourceExistsError):  # an earlier slice made it
-                await blob.create_append_blob(if_none_match="*")
-            self._created = True
-        await blob.append_block(data)
-
-    def _report_dropped(self) -> None:
         if self._dropped:
             logger.warning(
                 "call %s: %d live transcript turns were not written (the store failed)",
                 self._call_id,
                 self._dropped,
             )
+
+    async def _flush(self) -> None:
+        """Append the queued turns as one block; on failure keep them for the next try."""
+        batch, self._queued = self._queued, []
+        if not batch:
+            return
+        try:
+            if not await self._may_write():
+                return  # a newer slice holds the call and writes its turns
+            await self._append("".join(batch).encode())
+        except (AzureError, StoreConfigError, OSError) as error:
+            self._attempts += 1
+            logger.warning(
+                "call %s: live transcript write failed (attempt %d): %s",
+                self._call_id,
+                self._attempts,
+                error,
+            )
+            if self._attempts >= MAX_ATTEMPTS:
+                self._dropped += len(batch)
+                self._attempts = 0
+            else:
+                self._queued = batch + self._queued  # in front of what came meanwhile
+            return
+        self._attempts = 0
+
+    async def _append(self, data: bytes) -> None:
+        blob = self._blob
+        if blob is None:
+            account = await self._account()
+            blob = account.records.get_blob_client(live_blob_name(self._call_id))
+            with contextlib.suppress(ResourceExistsError):  # an earlier slice made it
+                await blob.create_append_blob(if_none_match="*")
+            self._blob = blob
+        await blob.append_block(data)
 
 
 async def live_turns(account: Account, call_id: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from switchboard.realtime.channel import RealtimeChannel
+from switchboard.realtime.channel import ChannelDropped, RealtimeChannel
 
 
 async def _echo_later(request: web.Request) -> web.WebSocketResponse:
@@ -81,3 +81,110 @@ async def test_cancelling_a_receive_is_a_cancellation_not_a_timeout(
     await asyncio.sleep(0.3)  # the alarm goes off with nobody waiting: nothing to time out
     await channel.send({"after": 0, "text": "still here"})
     assert await channel.receive(timeout=5) == "still here"
+
+
+async def _serve(handler: object) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_get("/realtime", handler)  # type: ignore[arg-type]
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/realtime"
+
+
+async def test_a_quiet_socket_that_answers_its_ping_stays_up() -> None:
+    async def quiet(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()  # answers pings itself (autoping)
+        await ws.prepare(request)
+        async for _ in ws:
+            pass
+        return ws
+
+    runner, url = await _serve(quiet)
+    async with (
+        aiohttp.ClientSession() as http,
+        RealtimeChannel(http, url, {}, heartbeat_seconds=0.1, pong_seconds=0.2) as channel,
+    ):
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):  # three pings answered, no drop
+            await channel.receive(timeout=0.8)
+        assert time.monotonic() - started >= 0.8
+    await runner.cleanup()
+
+
+async def test_a_quiet_socket_that_ignores_its_ping_is_dropped() -> None:
+    pings = 0
+
+    async def deaf(request: web.Request) -> web.WebSocketResponse:
+        nonlocal pings
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        async for message in ws:
+            pings += message.type is aiohttp.WSMsgType.PING
+        return ws
+
+    runner, url = await _serve(deaf)
+    async with (
+        aiohttp.ClientSession() as http,
+        RealtimeChannel(http, url, {}, heartbeat_seconds=0.1, pong_seconds=0.2) as channel,
+    ):
+        started = time.monotonic()
+        with pytest.raises(ChannelDropped, match="no answer to a ping in 0.2s after 0.1s"):
+            await channel.receive(timeout=30)
+        assert 0.3 <= time.monotonic() - started < 5
+    assert pings == 1
+    await runner.cleanup()
+
+
+async def test_events_keep_a_socket_up_without_pings() -> None:
+    pings = 0
+
+    async def chatty(request: web.Request) -> web.WebSocketResponse:
+        nonlocal pings
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+
+        async def count() -> None:
+            nonlocal pings
+            async for message in ws:
+                pings += message.type is aiohttp.WSMsgType.PING
+
+        counting = asyncio.create_task(count())
+        for index in range(20):
+            await ws.send_str(f"event {index}")
+            await asyncio.sleep(0.03)
+        await ws.close()
+        await counting
+        return ws
+
+    runner, url = await _serve(chatty)
+    async with (
+        aiohttp.ClientSession() as http,
+        RealtimeChannel(http, url, {}, heartbeat_seconds=0.2, pong_seconds=0.2) as channel,
+    ):
+        received = [await channel.receive(timeout=5) for _ in range(20)]
+        assert received == [f"event {index}" for index in range(20)]
+        assert await channel.receive(timeout=5) is None  # closed by the service
+    assert pings == 0
+    await runner.cleanup()
+
+
+async def test_the_service_ping_is_answered() -> None:
+    answered = asyncio.get_running_loop().create_future()
+
+    async def pinging(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        await ws.ping(b"are you there")
+        async for message in ws:
+            if message.type is aiohttp.WSMsgType.PONG and not answered.done():
+                answered.set_result(message.data)
+                await ws.send_str("after the pong")
+        return ws
+
+    runner, url = await _serve(pinging)
+    async with aiohttp.ClientSession() as http, RealtimeChannel(http, url, {}) as channel:
+        assert await channel.receive(timeout=5) == "after the pong"  # the ping is not returned
+        assert await asyncio.wait_for(answered, 5) == b"are you there"
+    await runner.cleanup()
