@@ -20,10 +20,11 @@ from switchboard.realtime.channel import RealtimeChannel
 from switchboard.realtime.http_tools import HttpToolCaller
 from switchboard.realtime.lease import Lease, LeaseState, NoLease, Standing, lease_key
 from switchboard.realtime.monitor import CallMonitor, MonitorRequest
+from switchboard.realtime.monitor_loop import MONITORS, call_back
 from switchboard.realtime.slice import PendingEnd
 from switchboard.realtime.transcript import NoTurnSink, TurnSink
 from switchboard.settings import get_settings
-from switchboard.store.account import StoreConfig, StoreConfigError
+from switchboard.store.account import StoreConfig, StoreConfigError, get_account
 from switchboard.store.live import LiveTranscript
 
 logger = logging.getLogger(__name__)
@@ -39,18 +40,23 @@ CLAIM_POLL_SECONDS = 0.1
 async def monitor_call(
     request: dict[str, Any], client: df.DurableOrchestrationClient
 ) -> dict[str, Any]:
-    """Monitor one slice; a socket that cannot be held comes back as ``SOCKET_LOST``."""
+    """One slice, run on the worker's monitor loop; a lost socket is ``SOCKET_LOST``."""
     monitor_request = MonitorRequest.from_dict(request)
+    lease: Lease = NoLease()
+    if monitor_request.lease:  # 0: scheduled by an orchestration that predates leases
+        entity = EntityLease(client, monitor_request.call_id, monitor_request.lease)
+        lease = CalledBackLease(entity, asyncio.get_running_loop())
+    return await MONITORS.run(lambda: _monitor(monitor_request, lease))
+
+
+async def _monitor(monitor_request: MonitorRequest, lease: Lease) -> dict[str, Any]:
+    """One slice, on the monitor loop: its connection, tools and store are that loop's."""
     settings = get_settings()
     connection = get_connection(settings)
     url = connection.realtime_url(monitor_request.call_id)
 
     async def open_channel() -> RealtimeChannel:
         return RealtimeChannel(connection.http, url, await connection.auth_headers())
-
-    lease: Lease = NoLease()
-    if monitor_request.lease:  # 0: scheduled by an orchestration that predates leases
-        lease = EntityLease(client, monitor_request.call_id, monitor_request.lease)
 
     async def token(scope: str) -> str:  # only for a managed_identity HTTP tool: rare
         async with DefaultAzureCredential(managed_identity_client_id=settings.client_id) as cred:
@@ -74,11 +80,11 @@ async def monitor_call(
 def _live_transcript(call_id: str, lease: Lease) -> TurnSink:
     """The call store's live transcript, written while this slice holds the lease."""
     try:
-        StoreConfig.from_env()
+        config = StoreConfig.from_env()
     except StoreConfigError as error:
         logger.warning("call %s: no live transcript: %s", call_id, error)
         return NoTurnSink()
-    return LiveTranscript(call_id, lease.held)
+    return LiveTranscript(call_id, lease.held, lambda: get_account(config))
 
 
 @bp.entity_trigger(context_name="context", entity_name=names.MONITOR_LEASE)
@@ -178,3 +184,27 @@ class EntityLease:
             logger.warning(
                 "call %s: cannot %s the monitor lease", self._call_id, operation, exc_info=True
             )
+
+
+class CalledBackLease:
+    """A lease whose calls run on the loop that made it (the activity's), from the monitor loop."""
+
+    def __init__(self, lease: Lease, loop: asyncio.AbstractEventLoop) -> None:
+        self._lease = lease
+        self._loop = loop
+
+    async def beat(self) -> bool:
+        """As the lease's, on its loop."""
+        return await call_back(self._loop, self._lease.beat)
+
+    async def held(self) -> bool:
+        """As the lease's, on its loop."""
+        return await call_back(self._loop, self._lease.held)
+
+    async def record(self, ending: PendingEnd) -> None:
+        """As the lease's, on its loop."""
+        await call_back(self._loop, lambda: self._lease.record(ending))
+
+    async def ending_after(self, lease_seen: int) -> PendingEnd | None:
+        """As the lease's, on its loop."""
+        return await call_back(self._loop, lambda: self._lease.ending_after(lease_seen))

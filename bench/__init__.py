@@ -1,4 +1,4 @@
-"""Benchmarks of issue 6: ingress, time to accept, monitor capacity (``python -m bench.<name>``).
+"""Benchmarks: ingress, time to accept, monitor capacity (``python -m bench.<name>``).
 
 Not tests: they print tables and are not collected by pytest (``testpaths = tests``).
 """

@@ -8,17 +8,20 @@ emulator's own event builders: caller speech and transcript, a response with tra
 Every event's ``event_id`` carries its send time (``CLOCK_MONOTONIC`` ns, shared by processes on
 one machine). The worker runs one of
 
-* ``switchboard``: the real ``CallMonitor`` with a ``RealtimeChannel`` per call on one event loop,
+* ``switchboard``: the real ``CallMonitor`` with a ``RealtimeChannel`` per call, on the
+  product's monitor loop (uvloop in a thread of its own, ``switchboard.realtime.monitor_loop``),
   wired as ``activities/monitor.py`` wires it (the product's ``Connection``, settings, session
   and start-up GC tuning). The channel factory returns :class:`LagChannel`, whose ``receive``
   notes each message's lag before returning it, so the monitor's parse and dispatch of earlier
   events shows up as queueing lag;
 * ``naive``: the public-sample pattern, one thread per call running ``asyncio.run`` with its own
   aiohttp session, ``json.loads`` on each event (without printing it: that would only be slower);
-* ``bare``: the issue's reference floor, one loop and one session, ``json.loads`` per message and
+* ``bare``: the reference floor, one loop and one session, ``json.loads`` per message and
   nothing else: what aiohttp and this source cost without any monitor;
-* ``switchboard-defaultgc`` (ablation, not in the default curve): ``switchboard`` with the
-  product's GC tuning undone, CPython's default collector settings.
+* ablations, not in the default curve: ``switchboard-defaultgc``, ``switchboard`` with the
+  product's GC tuning undone (CPython's default collector settings); ``switchboard-asyncio``,
+  ``switchboard`` on the process's plain asyncio loop instead of the monitor loop (what uvloop
+  buys); ``bare-uvloop``, the floor on the monitor loop.
 
 A point passes when every call attached, the worker handled at least 95 % of the offered events,
 and p99 lag stayed under 100 ms. The source reports its own CPU and how late its ticks ran, and
@@ -43,6 +46,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +61,7 @@ from switchboard.connection import close_connection, get_connection
 from switchboard.realtime.channel import RealtimeChannel
 from switchboard.realtime.lease import NoLease
 from switchboard.realtime.monitor import CallMonitor, MonitorOutcome, MonitorRequest
+from switchboard.realtime.monitor_loop import MONITORS, new_loop
 from switchboard.realtime.transcript import NoTurnSink, TurnSink
 from switchboard.settings import get_settings
 from switchboard.store.account import StoreConfig, close_account, get_account
@@ -76,8 +81,12 @@ RAMP_TIMEOUT_SECONDS = 60.0
 END_TIMEOUT_SECONDS = 30.0
 SOURCE_MAX_SECONDS = 600.0
 REALTIME_PATH = "/openai/v1/realtime"  # where the product's Connection points the socket
-MODES = ("switchboard", "naive", "bare")  # the curve; "switchboard-defaultgc" is an ablation
-ALL_MODES = (*MODES, "switchboard-defaultgc")
+MODES = ("switchboard", "naive", "bare")  # the curve
+ABLATIONS = ("switchboard-defaultgc", "switchboard-asyncio", "bare-uvloop")
+ALL_MODES = (*MODES, *ABLATIONS)
+ON_MONITOR_LOOP = frozenset({"switchboard", "switchboard-defaultgc", "bare-uvloop"})
+"""Modes run on the product's monitor loop (``switchboard.realtime.monitor_loop``), as the
+activity runs slices; the others on the process's main asyncio loop."""
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()  # CPython's, before the product tunes them
 STORE_ENV = "BENCH_CALL_STORE"
 """The Azurite connection string the driver passes its workers: the live transcript's store."""
@@ -475,7 +484,7 @@ async def run_switchboard(
 async def run_bare(
     base: str, calls: int, warmup: float, seconds: float, tuned_gc: bool
 ) -> tuple[dict[str, Any], str]:
-    """The issue's reference: one loop, one session, ``json.loads`` per message, nothing else."""
+    """The reference floor: one loop, one session, ``json.loads`` per message, nothing else."""
     histogram = LagHistogram()
     state = {"attached": 0, "finished": 0}
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
@@ -574,6 +583,8 @@ RUNNERS = {
     "naive": run_naive,
     "bare": run_bare,
     "switchboard-defaultgc": run_switchboard,
+    "switchboard-asyncio": run_switchboard,
+    "bare-uvloop": run_bare,
 }
 
 
@@ -581,7 +592,17 @@ def worker(mode: str, port: int, calls: int, warmup: float, seconds: float) -> N
     """Run one point and print it as JSON on the last line."""
     base = f"http://127.0.0.1:{port}"
     tuned_gc = mode != "switchboard-defaultgc"
-    result, note = asyncio.run(RUNNERS[mode](base, calls, warmup, seconds, tuned_gc))
+    runner = RUNNERS[mode]
+
+    def work() -> Coroutine[Any, Any, tuple[dict[str, Any], str]]:
+        return runner(base, calls, warmup, seconds, tuned_gc)
+
+    if mode in ON_MONITOR_LOOP:  # where activities/monitor.py runs a slice
+        result, note = asyncio.run(MONITORS.run(work))
+    else:
+        result, note = asyncio.run(work())
+    on_uvloop = mode in ON_MONITOR_LOOP and new_loop.__module__.startswith("uvloop")
+    note = f"{note}; {'uvloop' if on_uvloop else 'asyncio'} loop"
     print(json.dumps({"mode": mode, **result, "note": note}), flush=True)
 
 
@@ -738,7 +759,7 @@ def draw(points: list[Point], path: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, (lag, cpu, handled) = plt.subplots(1, 3, figsize=(15, 4.4))
-    for mode, marker in zip(ALL_MODES, ("o", "s", "^", "x"), strict=True):
+    for mode, marker in zip(ALL_MODES, ("o", "s", "^", "x", "D", "v"), strict=True):
         mine = sorted((p for p in points if p.mode == mode and p.attached), key=lambda p: p.calls)
         if not mine:
             continue

@@ -30,7 +30,7 @@ class Connection:
     """The SDK client for REST and an aiohttp session for the call WebSocket, same auth for both."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+        self.settings = settings
         self._credential: DefaultAzureCredential | None = None
         if settings.api_key:
             api_key: Any = settings.api_key
@@ -64,14 +64,14 @@ class Connection:
 
         The call id is encoded: it can add no query parameter of its own.
         """
-        base = self._settings.api_base_url
+        base = self.settings.api_base_url
         scheme = "wss" if base.startswith("https://") else "ws"
         return build_url(f"{scheme}://{base.split('://', 1)[1]}", "realtime", call_id=call_id)
 
     async def auth_headers(self) -> dict[str, str]:
         """Headers for a WebSocket handshake: ``api-key`` or a fresh ``Authorization: Bearer``."""
-        if self._settings.api_key:
-            return {"api-key": self._settings.api_key}
+        if self.settings.api_key:
+            return {"api-key": self.settings.api_key}
         token = await self._api_key()
         return {"Authorization": f"Bearer {token}"}
 
@@ -89,12 +89,23 @@ _connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Connection] =
 )
 
 
+_retired: set[asyncio.Task[None]] = set()
+
+
 def get_connection(settings: Settings) -> Connection:
-    """The running loop's connection, created on first use."""
+    """The running loop's connection, created on first use.
+
+    Settings that changed (between tests: the monitor loop outlives each test's loop) get a new
+    connection and the old one is closed.
+    """
     loop = asyncio.get_running_loop()
     connection = _connections.get(loop)
-    if connection is None:
+    if connection is None or connection.settings != settings:
         tune_gc_for_calls()
+        if connection is not None:
+            closing = loop.create_task(connection.aclose())
+            _retired.add(closing)
+            closing.add_done_callback(_retired.discard)
         connection = _connections[loop] = Connection(settings)
     return connection
 

@@ -61,7 +61,8 @@ class RealtimeChannel:
         # of the per-event CPU in bench/capacity.py): one alarm per socket, moved only when a
         # deadline comes earlier than it; going off before a later deadline, it re-arms.
         self._deadline = 0.0
-        self._alarm: asyncio.TimerHandle | None = None
+        self._alarm: asyncio.Handle | None = None
+        self._alarm_at = 0.0  # kept here: uvloop's timer handles have no when()
         self._receiver: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timed_out = False
@@ -123,10 +124,10 @@ class RealtimeChannel:
         while True:  # inline, not a helper coroutine: this is the monitor's per-event path
             probe_at = self._probe_at
             self._deadline = deadline = until if until < probe_at else probe_at
-            if self._alarm is None or self._alarm.when() > deadline + ALARM_SLACK_SECONDS:
+            if self._alarm is None or self._alarm_at > deadline + ALARM_SLACK_SECONDS:
                 if self._alarm is not None:
                     self._alarm.cancel()
-                self._alarm = loop.call_at(deadline, self._ring)
+                self._alarm, self._alarm_at = loop.call_at(deadline, self._ring), deadline
             self._receiver, cancelling = task, task.cancelling()
             try:
                 message = await ws.receive()
@@ -176,12 +177,13 @@ class RealtimeChannel:
     def _ring(self) -> None:
         """The alarm: time out the waiting ``receive`` if its deadline has come, else re-arm."""
         assert self._alarm is not None
-        set_for, self._alarm = self._alarm.when(), None
+        set_for, self._alarm = self._alarm_at, None
         receiver = self._receiver
         if receiver is None:
             return  # nobody waiting: the next receive arms its own alarm
         if self._deadline > set_for:
             self._alarm = receiver.get_loop().call_at(self._deadline, self._ring)
+            self._alarm_at = self._deadline
             return
         self._timed_out = True
         receiver.cancel()

@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 
 from switchboard.realtime.channel import ChannelDropped, RealtimeChannel
+from switchboard.realtime.monitor_loop import MONITORS
 
 
 async def _echo_later(request: web.Request) -> web.WebSocketResponse:
@@ -130,7 +131,7 @@ async def test_a_quiet_socket_that_ignores_its_ping_is_dropped() -> None:
         RealtimeChannel(http, url, {}, heartbeat_seconds=0.1, pong_seconds=0.2) as channel,
     ):
         started = time.monotonic()
-        with pytest.raises(ChannelDropped, match="no answer to a ping in 0.2s after 0.1s"):
+        with pytest.raises(ChannelDropped, match=r"no answer to a ping in 0\.2s after 0\.1s"):
             await channel.receive(timeout=30)
         assert 0.3 <= time.monotonic() - started < 5
     assert pings == 1
@@ -187,4 +188,27 @@ async def test_the_service_ping_is_answered() -> None:
     async with aiohttp.ClientSession() as http, RealtimeChannel(http, url, {}) as channel:
         assert await channel.receive(timeout=5) == "after the pong"  # the ping is not returned
         assert await asyncio.wait_for(answered, 5) == b"are you there"
+    await runner.cleanup()
+
+
+async def test_timeouts_and_the_keep_alive_work_on_the_monitor_loop() -> None:
+    """Slices run on uvloop (``monitor_loop``): its timer handles differ from asyncio's."""
+    runner, url = await _serve(_echo_later)
+
+    async def on_the_monitor_loop() -> list[str]:
+        seen = []
+        async with (
+            aiohttp.ClientSession() as http,
+            RealtimeChannel(http, url, {}, heartbeat_seconds=0.3, pong_seconds=0.4) as channel,
+        ):
+            await channel.send({"after": 0.5, "text": "late"})  # no ping is read meanwhile
+            with pytest.raises(TimeoutError):
+                await channel.receive(timeout=0.05)
+            seen.append(str(await channel.receive(timeout=5)))
+            with pytest.raises(TimeoutError):
+                await channel.receive(timeout=1.0)  # pinged at 0.3 s, answered: no drop
+            seen.append("timed out")
+        return seen
+
+    assert await MONITORS.run(on_the_monitor_loop) == ["late", "timed out"]
     await runner.cleanup()

@@ -1,0 +1,76 @@
+"""The event loop every call monitor of a worker process runs on: uvloop, in a thread of its own.
+
+A worker holds up to thousands of call sockets, and most of an event's cost is the event loop's
+(selecting, transports, callbacks, futures). The Functions worker runs activities on a standard
+asyncio loop that an app cannot replace (it is running before the app is imported), so monitor
+slices run here instead: on uvloop, where it is installed (not on Windows), the worker's CPU
+per event falls by about a fifth (``bench/capacity.py``), and what else the worker does (answering
+calls, transfers, store writes) no longer queues behind thousands of sockets' events.
+
+What a slice needs from the activity's own loop (the Durable client: its SDK keeps one HTTP
+session, bound to the loop that first used it) it calls back there with :func:`call_back`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+new_loop: Callable[[], asyncio.AbstractEventLoop]
+"""A uvloop loop where uvloop is installed, else asyncio's own."""
+try:
+    from uvloop import new_event_loop as new_loop
+except ImportError:  # pragma: no cover - Windows, where uvloop is not built
+    new_loop = asyncio.new_event_loop
+
+
+class MonitorLoop:
+    """One event loop in a daemon thread, started on first use and kept for the process."""
+
+    def __init__(self, name: str = "switchboard-monitors") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running monitor loop (started here the first time)."""
+        with self._lock:
+            if self._loop is None:
+                loop, ready = new_loop(), threading.Event()
+                threading.Thread(
+                    target=_serve, args=(loop, ready), name=self._name, daemon=True
+                ).start()
+                ready.wait()
+                self._loop = loop
+            return self._loop
+
+    async def run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """``work()`` on the monitor loop, awaited on the caller's.
+
+        Cancelling the caller cancels the work too (``asyncio.wrap_future`` passes it on).
+        """
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work(), self.loop))
+
+
+def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+    asyncio.set_event_loop(loop)
+    loop.call_soon(ready.set)
+    loop.run_forever()
+
+
+async def call_back(
+    loop: asyncio.AbstractEventLoop, work: Callable[[], Coroutine[Any, Any, T]]
+) -> T:
+    """``work()`` on ``loop`` (the activity's), awaited from whichever loop is running."""
+    if loop is asyncio.get_running_loop():
+        return await work()
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work(), loop))
+
+
+MONITORS = MonitorLoop()
+"""The worker process's monitor loop."""
