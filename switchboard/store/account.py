@@ -30,6 +30,8 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.identity.aio import DefaultAzureCredential
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
+from switchboard.store.appender import Appender, Authorizer, BearerToken, SharedKey
+
 logger = logging.getLogger(__name__)
 STORAGE = "AzureWebJobsStorage"
 STORE_NAME = "CALL_STORE_NAME"
@@ -160,7 +162,28 @@ class Account:
         self.index: TableClient = self._tables.get_table_client(config.index_table)
         self.by_caller: TableClient = self._tables.get_table_client(config.caller_table)
         self.records: ContainerClient = self._blobs.get_container_client(config.container)
+        self._appender: Appender | None = None
         self._ready: asyncio.Future[None] | None = None
+
+    @property
+    def appender(self) -> Appender:
+        """Plain-HTTP appends to the records container's append blobs (the live transcript)."""
+        if self._appender is None:
+            self._appender = Appender(
+                self.records.url, self.records.api_version, self._append_authorizer()
+            )
+        return self._appender
+
+    def _append_authorizer(self) -> Authorizer:
+        if self._credential is not None:
+            return BearerToken(self._credential)
+        key = self._blobs.credential  # as the SDK parsed the connection string
+        name, secret = getattr(key, "account_name", None), getattr(key, "account_key", None)
+        if not (isinstance(name, str) and isinstance(secret, str)):
+            raise StoreConfigError(
+                f"{STORAGE} has no AccountKey: the live transcript cannot sign its appends"
+            )
+        return SharedKey(name, secret)
 
     async def ready(self) -> Account:
         """This account, once its two tables and its container exist (checked once per loop)."""
@@ -183,6 +206,8 @@ class Account:
         """Close every client this account opened."""
         for client in (self.index, self.by_caller, self.records, self._tables, self._blobs):
             await client.close()
+        if self._appender is not None:
+            await self._appender.aclose()
         if self._credential is not None:
             await self._credential.close()
 

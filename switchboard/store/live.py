@@ -7,13 +7,13 @@ retention purge deletes the blob with the record.
 
 One writer per worker process (per event loop) writes for every call it holds: calls with new
 turns wait in line, oldest turn first, and each is written as one block once that turn is
-:data:`FLUSH_SECONDS` old. An append costs ~0.7 ms of the worker's CPU (the storage SDK's request
-pipeline), so the writer starts at most :data:`WRITES_PER_SECOND` of them a second however many
-calls the worker holds: a turn is readable within :data:`FLUSH_SECONDS` while fewer than
-``FLUSH_SECONDS * WRITES_PER_SECOND`` calls have new turns, and within about ``calls /
-WRITES_PER_SECOND`` seconds past that (40 s at 2,000 talking calls). A timer or a task per call
-would cost more than the writes themselves at that scale, and would let calls that started
-together write together.
+:data:`FLUSH_SECONDS` old. An append is one plain HTTP request (``switchboard.store.appender``:
+~0.2 ms of the worker's CPU, where the storage SDK's pipeline took 0.6-3 ms), and the writer
+starts at most :data:`WRITES_PER_SECOND` of them a second however many calls the worker holds: a
+turn is readable within :data:`FLUSH_SECONDS` while fewer than ``FLUSH_SECONDS *
+WRITES_PER_SECOND`` calls have new turns, and within about ``calls / WRITES_PER_SECOND`` seconds
+past that (40 s at 2,000 talking calls). A timer or a task per call would cost more than the
+writes themselves at that scale, and would let calls that started together write together.
 
 A store failure never touches the call: a batch that cannot be written is logged and tried again
 after :data:`FLUSH_SECONDS`, and dropped (and counted in the log) after :data:`MAX_ATTEMPTS`; at
@@ -31,11 +31,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob.aio import BlobClient
 
 from switchboard.realtime.slice import Turn
 from switchboard.store.account import Account, StoreConfigError, get_account
+from switchboard.store.appender import AppendFailed
 from switchboard.webhook import instance_id_for
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 3.0
 """Longest a turn waits before it is readable, while the worker is not busy."""
 WRITES_PER_SECOND = 50.0
-"""Appends one worker process starts per second at most (~3.5 % of a core)."""
+"""Appends one worker process starts per second at most (~1 % of a core)."""
 MAX_IN_FLIGHT = 8
 """Appends one worker has outstanding at most: a slow store does not pile requests up."""
 MAX_ATTEMPTS = 3
@@ -138,7 +139,7 @@ class LiveTranscript:
         self._queued: list[str] = []
         self._attempts = 0
         self._dropped = 0
-        self._blob: BlobClient | None = None
+        self._created = False
         self._lock = asyncio.Lock()  # one append at a time, so blocks keep the turns' order
         self._writer: _Writer | None = None
         self._in_line = False
@@ -201,7 +202,7 @@ class LiveTranscript:
             if not await self._may_write():
                 return  # a newer slice holds the call and writes its turns
             await self._append("".join(batch).encode())
-        except (AzureError, StoreConfigError, OSError) as error:
+        except (AzureError, StoreConfigError, AppendFailed, aiohttp.ClientError, OSError) as error:
             self._attempts += 1
             logger.warning(
                 "call %s: live transcript write failed (attempt %d): %s",
@@ -218,14 +219,14 @@ class LiveTranscript:
         self._attempts = 0
 
     async def _append(self, data: bytes) -> None:
-        blob = self._blob
-        if blob is None:
-            account = await self._account()
-            blob = account.records.get_blob_client(live_blob_name(self._call_id))
+        account = await self._account()
+        name = live_blob_name(self._call_id)
+        if not self._created:
+            blob = account.records.get_blob_client(name)
             with contextlib.suppress(ResourceExistsError):  # an earlier slice made it
                 await blob.create_append_blob(if_none_match="*")
-            self._blob = blob
-        await blob.append_block(data)
+            self._created = True
+        await account.appender.append(name, data)  # the SDK's pipeline costs 3x the CPU
 
 
 async def live_turns(account: Account, call_id: str) -> list[dict[str, Any]]:

@@ -130,25 +130,23 @@ async def test_a_store_that_is_down_costs_the_call_nothing_and_batches_are_dropp
 
 
 class CountingBlob:
-    """Counts appends (the pacing, not the SDK, is under test here)."""
-
-    def __init__(self, appends: list[bytes]) -> None:
-        self.appends = appends
-
     async def create_append_blob(self, **kwargs: object) -> None:
         return None
 
-    async def append_block(self, data: bytes) -> None:
-        self.appends.append(data)
-
 
 class CountingAccount:
+    """Counts appends (the pacing, not the store, is under test here)."""
+
     def __init__(self) -> None:
         self.appends: list[bytes] = []
         self.records = self
+        self.appender = self
 
     def get_blob_client(self, name: str) -> CountingBlob:
-        return CountingBlob(self.appends)
+        return CountingBlob()
+
+    async def append(self, name: str, data: bytes) -> None:
+        self.appends.append(data)
 
 
 async def test_writes_are_paced_per_worker_however_many_calls_it_holds() -> None:
