@@ -1,10 +1,11 @@
-"""Append blocks to append blobs with one plain HTTP request each: the live transcript's writes.
+"""Append blobs written with one plain HTTP request per block: the live transcript's writes.
 
 The storage SDK's request pipeline (a dozen async policies, request ids, response hooks) costs
 ~1-3 ms of the worker's CPU per append, and the live transcript makes tens of appends a second
 on the same loop as thousands of call sockets: measured in ``bench/capacity.py``, that was a
-fifth of a core at 1,000 calls. This module sends the same ``Append Block`` request the SDK
-sends (``PUT <blob>?comp=appendblock``, in the SDK client's API version) on an aiohttp session,
+fifth of a core at 1,000 calls. This module sends the same ``Put Blob`` (an empty append blob)
+and ``Append Block`` (``PUT <blob>?comp=appendblock``) requests the SDK sends, in the SDK client's
+API version, on an aiohttp session,
 authorised the two ways the app's store is reached (``switchboard.store.account``):
 
 * identity-based (Azure): an Entra bearer token for Azure Storage from the app's credential,
@@ -12,7 +13,7 @@ authorised the two ways the app's store is reached (``switchboard.store.account`
 * a connection string (Azurite locally): Shared Key, the account key's HMAC-SHA256 over the
   request's canonical form.
 
-Everything else about the blob (creating it, reading it, deleting it) stays with the SDK.
+Reading and deleting the blob stay with the SDK.
 """
 
 from __future__ import annotations
@@ -38,6 +39,22 @@ class AppendFailed(Exception):
     """The service refused an append (the status and its error code are in the message)."""
 
 
+_SIGNED_HEADERS = (
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-MD5",
+    "Content-Type",
+    "Date",  # empty: x-ms-date is sent instead
+    "If-Modified-Since",
+    "If-Match",
+    "If-None-Match",
+    "If-Unmodified-Since",
+    "Range",
+)
+"""The standard headers Shared Key signs, in its order."""
+
+
 class SharedKey:
     """Shared Key authorisation for one account (``AccountName`` and ``AccountKey``)."""
 
@@ -57,23 +74,10 @@ class SharedKey:
             f"\n{name.lower()}:{value}" for name, value in sorted(_query(parts.query).items())
         )
         length = headers.get("Content-Length", "")
-        to_sign = "\n".join(
-            [
-                method,
-                "",  # Content-Encoding
-                "",  # Content-Language
-                "" if length == "0" else length,
-                "",  # Content-MD5
-                headers.get("Content-Type", ""),
-                "",  # Date (x-ms-date is used)
-                "",  # If-Modified-Since
-                "",  # If-Match
-                "",  # If-None-Match
-                "",  # If-Unmodified-Since
-                "",  # Range
-                canonical_headers + f"/{self._account}{parts.path}" + query,
-            ]
-        )
+        standard = [headers.get(name, "") for name in _SIGNED_HEADERS]
+        standard[2] = "" if length == "0" else length
+        resource = f"/{self._account}{parts.path}"
+        to_sign = "\n".join([method, *standard, canonical_headers + resource + query])
         digest = hmac.new(self._key, to_sign.encode(), hashlib.sha256).digest()
         headers["Authorization"] = f"SharedKey {self._account}:{base64.b64encode(digest).decode()}"
 
@@ -110,21 +114,30 @@ class Appender:
         self._authorizer = authorizer
         self._http: aiohttp.ClientSession | None = None
 
+    async def create(self, blob_name: str) -> None:
+        """Create an empty append blob; one that exists already is left as it is."""
+        await self._send(blob_name, "", b"", {"x-ms-blob-type": "AppendBlob", "If-None-Match": "*"})
+
     async def append(self, blob_name: str, data: bytes) -> None:
         """Append ``data`` as one block; raises :class:`AppendFailed` or ``aiohttp.ClientError``."""
-        url = f"{self._container_url}/{quote(blob_name)}?comp=appendblock"
+        await self._send(blob_name, "?comp=appendblock", data, {})
+
+    async def _send(self, blob_name: str, query: str, data: bytes, extra: dict[str, str]) -> None:
+        url = f"{self._container_url}/{quote(blob_name)}{query}"
         headers = {
             "x-ms-version": self._api_version,
             "Content-Length": str(len(data)),
             "Content-Type": "application/octet-stream",  # what aiohttp would add unsigned
+            **extra,
         }
         await self._authorizer.authorize("PUT", url, headers)
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=TIMEOUT)  # on the loop that appends
         async with self._http.put(url, data=data, headers=headers) as response:
-            if response.status != 201:
-                code = response.headers.get("x-ms-error-code", "")
-                raise AppendFailed(f"append block: {response.status} {code}".strip())
+            code = response.headers.get("x-ms-error-code", "")
+            if response.status != 201 and code != "BlobAlreadyExists":
+                operation = "append block" if query else "create append blob"
+                raise AppendFailed(f"{operation}: {response.status} {code}".strip())
             await response.read()
 
     async def aclose(self) -> None:

@@ -129,11 +129,6 @@ async def test_a_store_that_is_down_costs_the_call_nothing_and_batches_are_dropp
     assert "3 live transcript turns were not written" in caplog.text
 
 
-class CountingBlob:
-    async def create_append_blob(self, **kwargs: object) -> None:
-        return None
-
-
 class CountingAccount:
     """Counts appends (the pacing, not the store, is under test here)."""
 
@@ -142,8 +137,8 @@ class CountingAccount:
         self.records = self
         self.appender = self
 
-    def get_blob_client(self, name: str) -> CountingBlob:
-        return CountingBlob()
+    async def create(self, name: str) -> None:
+        return None
 
     async def append(self, name: str, data: bytes) -> None:
         self.appends.append(data)
