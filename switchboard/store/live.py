@@ -57,6 +57,10 @@ MAX_READ_BYTES = 1 << 20
 """Most of a live transcript the operator API reads (a slice keeps a bounded transcript too)."""
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+"""One encoder for every turn (``json.dumps`` with options builds a new one per call)."""
+
+
 def live_blob_name(call_id: str) -> str:
     """Where a live call's turns are appended, beside its record."""
     return f"live/{instance_id_for(call_id)}.jsonl"
@@ -155,7 +159,7 @@ class LiveTranscript:
             self._dropped += 1
             return
         line = {"speaker": turn.speaker, "text": turn.text, "at": turn.at}
-        self._queued.append(json.dumps(line, ensure_ascii=False) + "\n")
+        self._queued.append(_encode(line) + "\n")
         if not self._in_line:
             self._get_in_line()
 
