@@ -165,6 +165,26 @@ async def settle(host: DurableTestHost, call_ids: list[str]) -> dict[str, int]:
     return counts
 
 
+async def round_trips_alone(
+    host: DurableTestHost, requests: int, floor_rate: float
+) -> list[object]:
+    """One at a time again, the started orchestrations held (never run): what is left is the
+    function itself and its status/start round trips to the host."""
+
+    async def held(runtime: object) -> None:
+        return None
+
+    running = host._run  # the host is this project's; the bench holds its episodes
+    host._run = held  # type: ignore[method-assign]
+    try:
+        result = await ingress(host, deliveries(requests), 1)
+    finally:
+        host._run = running  # type: ignore[method-assign]
+    row = result.row(floor_rate)
+    row[0] = "incoming_call, 1 in flight, orchestrations held"
+    return row
+
+
 async def run(requests: int, concurrencies: list[int]) -> None:
     """Floor first, then each concurrency level on fresh call ids; print one table."""
     import function_app
@@ -186,6 +206,7 @@ async def run(requests: int, concurrencies: list[int]) -> None:
                 rows.append(result.row(floor_rate))
                 counts = await settle(host, [d.call_id for d in fresh])
                 settled.append(f"{concurrency} in flight: {counts}")
+            rows.append(await round_trips_alone(host, requests, floor_rate))
             await close_connection()
     print(f"# Webhook ingress ({machine()})\n")
     print(table(["path", "requests", "req/s", "p50 ms", "p99 ms", "vs floor (req/s)"], rows))

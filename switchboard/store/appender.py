@@ -36,7 +36,11 @@ TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=5)
 
 
 class AppendFailed(Exception):
-    """The service refused an append (the status and its error code are in the message)."""
+    """The service refused a request: its status and ``x-ms-error-code``."""
+
+    def __init__(self, operation: str, status: int, code: str) -> None:
+        super().__init__(f"{operation}: {status} {code}".strip())
+        self.status, self.code = status, code
 
 
 _SIGNED_HEADERS = (
@@ -137,7 +141,7 @@ class Appender:
             code = response.headers.get("x-ms-error-code", "")
             if response.status != 201 and code != "BlobAlreadyExists":
                 operation = "append block" if query else "create append blob"
-                raise AppendFailed(f"{operation}: {response.status} {code}".strip())
+                raise AppendFailed(operation, response.status, code)
             await response.read()
 
     async def aclose(self) -> None:

@@ -46,12 +46,20 @@ class CallStore:
         self._secret = account.config.caller_secret
 
     async def started(self, record: Mapping[str, Any]) -> None:
-        """List a call as live: insert its rows unless they exist already."""
+        """List a call as live (insert its rows unless they exist) and make its live transcript.
+
+        The empty append blob is made here, off the monitor's loop, so a slice only appends.
+        """
         row = rows.index_row(record, "live", self._caller_key(record))
-        writes = [self._insert(self._account.index, row)]
+        writes = [self._insert(self._account.index, row), self._live_blob(record)]
         if row.get("caller_key"):
             writes.append(self._insert(self._account.by_caller, _caller_row(row)))
         await asyncio.gather(*writes)
+
+    async def _live_blob(self, record: Mapping[str, Any]) -> None:
+        blob = self._account.records.get_blob_client(live_blob_name(str(record["call_id"])))
+        with contextlib.suppress(ResourceExistsError):  # a retry, or a slice made it first
+            await blob.create_append_blob(if_none_match="*")
 
     async def ended(self, record: Mapping[str, Any]) -> None:
         """Store the full record, then mark its rows ended with the final summary."""

@@ -1,7 +1,8 @@
 """A live call's transcript: an append blob per call, written in batches while the call is up.
 
 ``live/<instance id>.jsonl`` in the store's container holds one JSON line per turn
-(``speaker``, ``text``, ``at``), appended by the monitor slice that holds the call's lease. The
+(``speaker``, ``text``, ``at``). The call's start makes the blob (``CallStore.started``, on the
+activity's loop) and the monitor slice that holds the call's lease appends to it. The
 operator API reads it back while the call is live; the ended record then has the turns, and the
 retention purge deletes the blob with the record.
 
@@ -32,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
 from switchboard.realtime.slice import Turn
 from switchboard.store.account import Account, StoreConfigError, get_account
@@ -143,7 +144,6 @@ class LiveTranscript:
         self._queued: list[str] = []
         self._attempts = 0
         self._dropped = 0
-        self._created = False
         self._lock = asyncio.Lock()  # one append at a time, so blocks keep the turns' order
         self._writer: _Writer | None = None
         self._in_line = False
@@ -223,12 +223,15 @@ class LiveTranscript:
         self._attempts = 0
 
     async def _append(self, data: bytes) -> None:
-        account = await self._account()
+        appender = (await self._account()).appender
         name = live_blob_name(self._call_id)
-        if not self._created:
-            await account.appender.create(name)  # or an earlier slice made it
-            self._created = True
-        await account.appender.append(name, data)
+        try:
+            await appender.append(name, data)
+        except AppendFailed as error:
+            if error.code != "BlobNotFound":
+                raise
+            await appender.create(name)  # the call's start made none (its store write failed)
+            await appender.append(name, data)
 
 
 async def live_turns(account: Account, call_id: str) -> list[dict[str, Any]]:
@@ -238,6 +241,10 @@ async def live_turns(account: Account, call_id: str) -> list[dict[str, Any]]:
         data = await (await blob.download_blob(offset=0, length=MAX_READ_BYTES)).readall()
     except ResourceNotFoundError:
         return []
+    except HttpResponseError as error:
+        if error.status_code == 416:  # made at the call's start, nothing appended yet
+            return []
+        raise
     turns: list[dict[str, Any]] = []
     for line in data.decode("utf-8", errors="replace").splitlines():
         with contextlib.suppress(ValueError):  # the last line of a cut read may be partial

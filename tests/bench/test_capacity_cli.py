@@ -22,3 +22,26 @@ def test_help_hides_the_internal_roles_and_shows_defaults() -> None:
     for internal in ("_source", "_worker", "--cpu", "--mode ", "--port", "role"):
         assert internal not in shown, internal
     assert "(default: 100,500,1000,2000,3000)" in shown
+
+
+def test_a_small_point_runs_the_product_monitor_loop_with_the_live_transcript(
+    azurite: object,
+) -> None:
+    """20 calls for 1 s, end to end: the table says what ran (no timing is asserted)."""
+    shown = subprocess.run(  # noqa: S603  # this interpreter, fixed arguments
+        [
+            *(sys.executable, "-m", "bench.capacity"),
+            *("--calls", "20", "--seconds", "1", "--warmup", "0.5"),
+            *("--modes", "switchboard,bare"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    ).stdout
+    rows = [line for line in shown.splitlines() if line.startswith("| switchboard ")]
+    assert len(rows) == 1, shown
+    assert "20/20 slices ended call_ended; live transcript on (Azurite); uvloop loop" in rows[0]
+    bare = [line for line in shown.splitlines() if line.startswith("| bare ")]
+    assert "20/20 sockets closed; asyncio loop" in bare[0]

@@ -160,3 +160,15 @@ async def test_writes_are_paced_per_worker_however_many_calls_it_holds() -> None
     for transcript in transcripts:
         await transcript.aclose()
     assert sum(block.count(b"\n") for block in account.appends) == calls * 10
+
+
+async def test_the_blob_the_calls_start_made_reads_empty_then_takes_the_turns(
+    account: Account,
+) -> None:
+    await account.records.get_blob_client(live_blob_name("rtc_live1")).create_append_blob()
+    assert await live_turns(account, "rtc_live1") == []  # made, nothing appended yet
+    transcript = sink(account)
+    transcript.add(turn(0))
+    await transcript.aclose()
+    assert [t["text"] for t in await live_turns(account, "rtc_live1")] == ["line 0"]
+    assert await blocks(account, "rtc_live1") == 1
