@@ -16,6 +16,7 @@ keypad keys, leaving requests) is handled by its base, ``switchboard.realtime.ac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -177,7 +178,9 @@ class CallMonitor(CallActions):
         self._agent_speaking = False  # a response's end may have been lost with the last socket
         self._channel = channel
         try:
-            return await self._consume(channel, deadline)
+            # A task of its own: each event resumes _consume's frame directly, not the three
+            # above it (a few % of the worker's CPU at 2,000 calls). Cancelling this cancels it.
+            return await asyncio.ensure_future(self._consume(channel, deadline))
         finally:
             self._channel = None
 
