@@ -138,9 +138,13 @@ class MonitorRequest:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Turn:
-    """One utterance, with the wall-clock time the monitor saw it."""
+    """One utterance, with the wall-clock time the monitor saw it.
+
+    Slotted: one object for the collector per turn, not two (no ``__dict__``), in transcripts
+    that grow on thousands of calls at once.
+    """
 
     speaker: str
     text: str
