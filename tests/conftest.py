@@ -20,6 +20,7 @@ from devhost.http_front import HttpFront
 from emulator import Emulator, EmulatorConfig
 from emulator.config import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET
 from switchboard.connection import close_connection
+from switchboard.realtime.monitor_loop import MONITORS
 from switchboard.settings import get_settings
 from switchboard.store.account import close_account
 from tests.support.azurite import (
@@ -123,6 +124,12 @@ async def app_host(call_env: CallEnv, functions: list[Function]) -> AsyncIterato
     """``function_app.app`` running in the Durable test host."""
     async with DurableTestHost(functions) as host:
         yield host
+    await close_loop_clients()
+    await MONITORS.run(close_loop_clients)  # the slices' own, on the monitor loop
+
+
+async def close_loop_clients() -> None:
+    """Close the running loop's Realtime connection and call store account."""
     await close_connection()
     await close_account()
 

@@ -1,11 +1,12 @@
 """The event loop every call monitor of a worker process runs on: uvloop, in a thread of its own.
 
-A worker holds up to thousands of call sockets, and most of an event's cost is the event loop's
-(selecting, transports, callbacks, futures). The Functions worker runs activities on a standard
-asyncio loop that an app cannot replace (it is running before the app is imported), so monitor
-slices run here instead: on uvloop, where it is installed (not on Windows), the worker's CPU
-per event falls by about a fifth (``bench/capacity.py``), and what else the worker does (answering
-calls, transfers, store writes) no longer queues behind thousands of sockets' events.
+A worker holds up to thousands of call sockets. The Functions worker runs activities on a
+standard asyncio loop that an app cannot replace (it is running before the app is imported), so
+monitor slices run here instead, on uvloop where it is installed (not on Windows): what else the
+worker does (answering calls, transfers, store writes) does not queue behind thousands of
+sockets' events, and the sockets get uvloop's cheaper transports (a third less CPU for the bare
+client in ``bench/capacity.py``; for the monitor no difference showed within that machine's
+run-to-run noise).
 
 What a slice needs from the activity's own loop (the Durable client: its SDK keeps one HTTP
 session, bound to the loop that first used it) it calls back there with :func:`call_back`.

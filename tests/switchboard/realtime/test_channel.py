@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ from aiohttp import web
 
 from switchboard.realtime.channel import ChannelDropped, RealtimeChannel
 from switchboard.realtime.monitor_loop import MONITORS
+from tests.support.served import served
 
 
 async def _echo_later(request: web.Request) -> web.WebSocketResponse:
@@ -24,19 +26,17 @@ async def _echo_later(request: web.Request) -> web.WebSocketResponse:
 
 @pytest.fixture
 async def channel() -> AsyncIterator[RealtimeChannel]:
-    app = web.Application()
-    app.router.add_get("/realtime", _echo_later)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     async with (
-        aiohttp.ClientSession() as http,
-        RealtimeChannel(http, f"http://127.0.0.1:{port}/realtime", {}) as opened,
+        served(web.get("/realtime", _echo_later)) as base,
+        _channel(f"{base}/realtime") as opened,
     ):
         yield opened
-    await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def _channel(url: str, **timing: float) -> AsyncIterator[RealtimeChannel]:
+    async with aiohttp.ClientSession() as http, RealtimeChannel(http, url, {}, **timing) as opened:
+        yield opened
 
 
 async def test_receive_returns_the_next_message(channel: RealtimeChannel) -> None:
@@ -84,16 +84,6 @@ async def test_cancelling_a_receive_is_a_cancellation_not_a_timeout(
     assert await channel.receive(timeout=5) == "still here"
 
 
-async def _serve(handler: object) -> tuple[web.AppRunner, str]:
-    app = web.Application()
-    app.router.add_get("/realtime", handler)  # type: ignore[arg-type]
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/realtime"
-
-
 async def test_a_quiet_socket_that_answers_its_ping_stays_up() -> None:
     async def quiet(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()  # answers pings itself (autoping)
@@ -102,16 +92,14 @@ async def test_a_quiet_socket_that_answers_its_ping_stays_up() -> None:
             pass
         return ws
 
-    runner, url = await _serve(quiet)
     async with (
-        aiohttp.ClientSession() as http,
-        RealtimeChannel(http, url, {}, heartbeat_seconds=0.1, pong_seconds=0.2) as channel,
+        served(web.get("/realtime", quiet)) as base,
+        _channel(f"{base}/realtime", heartbeat_seconds=0.1, pong_seconds=0.2) as channel,
     ):
         started = time.monotonic()
         with pytest.raises(TimeoutError):  # three pings answered, no drop
             await channel.receive(timeout=0.8)
         assert time.monotonic() - started >= 0.8
-    await runner.cleanup()
 
 
 async def test_a_quiet_socket_that_ignores_its_ping_is_dropped() -> None:
@@ -125,17 +113,15 @@ async def test_a_quiet_socket_that_ignores_its_ping_is_dropped() -> None:
             pings += message.type is aiohttp.WSMsgType.PING
         return ws
 
-    runner, url = await _serve(deaf)
     async with (
-        aiohttp.ClientSession() as http,
-        RealtimeChannel(http, url, {}, heartbeat_seconds=0.1, pong_seconds=0.2) as channel,
+        served(web.get("/realtime", deaf)) as base,
+        _channel(f"{base}/realtime", heartbeat_seconds=0.1, pong_seconds=0.2) as channel,
     ):
         started = time.monotonic()
         with pytest.raises(ChannelDropped, match=r"no answer to a ping in 0\.2s after 0\.1s"):
             await channel.receive(timeout=30)
         assert 0.3 <= time.monotonic() - started < 5
     assert pings == 1
-    await runner.cleanup()
 
 
 async def test_events_keep_a_socket_up_without_pings() -> None:
@@ -159,16 +145,14 @@ async def test_events_keep_a_socket_up_without_pings() -> None:
         await counting
         return ws
 
-    runner, url = await _serve(chatty)
     async with (
-        aiohttp.ClientSession() as http,
-        RealtimeChannel(http, url, {}, heartbeat_seconds=0.2, pong_seconds=0.2) as channel,
+        served(web.get("/realtime", chatty)) as base,
+        _channel(f"{base}/realtime", heartbeat_seconds=0.2, pong_seconds=0.2) as channel,
     ):
         received = [await channel.receive(timeout=5) for _ in range(20)]
         assert received == [f"event {index}" for index in range(20)]
         assert await channel.receive(timeout=5) is None  # closed by the service
     assert pings == 0
-    await runner.cleanup()
 
 
 async def test_the_service_ping_is_answered() -> None:
@@ -184,23 +168,20 @@ async def test_the_service_ping_is_answered() -> None:
                 await ws.send_str("after the pong")
         return ws
 
-    runner, url = await _serve(pinging)
-    async with aiohttp.ClientSession() as http, RealtimeChannel(http, url, {}) as channel:
+    async with (
+        served(web.get("/realtime", pinging)) as base,
+        _channel(f"{base}/realtime") as channel,
+    ):
         assert await channel.receive(timeout=5) == "after the pong"  # the ping is not returned
         assert await asyncio.wait_for(answered, 5) == b"are you there"
-    await runner.cleanup()
 
 
 async def test_timeouts_and_the_keep_alive_work_on_the_monitor_loop() -> None:
     """Slices run on uvloop (``monitor_loop``): its timer handles differ from asyncio's."""
-    runner, url = await _serve(_echo_later)
 
-    async def on_the_monitor_loop() -> list[str]:
+    async def on_the_monitor_loop(url: str) -> list[str]:
         seen = []
-        async with (
-            aiohttp.ClientSession() as http,
-            RealtimeChannel(http, url, {}, heartbeat_seconds=0.3, pong_seconds=0.4) as channel,
-        ):
+        async with _channel(url, heartbeat_seconds=0.3, pong_seconds=0.4) as channel:
             await channel.send({"after": 0.5, "text": "late"})  # no ping is read meanwhile
             with pytest.raises(TimeoutError):
                 await channel.receive(timeout=0.05)
@@ -210,5 +191,6 @@ async def test_timeouts_and_the_keep_alive_work_on_the_monitor_loop() -> None:
             seen.append("timed out")
         return seen
 
-    assert await MONITORS.run(on_the_monitor_loop) == ["late", "timed out"]
-    await runner.cleanup()
+    async with served(web.get("/realtime", _echo_later)) as base:
+        seen = await MONITORS.run(lambda: on_the_monitor_loop(f"{base}/realtime"))
+    assert seen == ["late", "timed out"]

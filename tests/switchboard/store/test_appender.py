@@ -23,6 +23,7 @@ from switchboard.store.appender import (
     SharedKey,
 )
 from tests.support.azurite import ACCOUNT, KEY, Azurite
+from tests.support.served import served
 
 
 @pytest.fixture
@@ -101,14 +102,11 @@ async def test_the_bearer_token_is_kept_until_near_its_end() -> None:
         assert await request.read() == b"x\n"
         return web.Response(status=201)
 
-    app = web.Application()
-    app.router.add_put("/container/{name:.*}", append_block)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/container"
+    async with served(web.put("/container/{name:.*}", append_block)) as base:
+        await _appends_with_tokens(f"{base}/container", seen)
 
+
+async def _appends_with_tokens(url: str, seen: list[dict[str, str]]) -> None:
     lasting = Credential(lifetime=3600)
     appender = Appender(url, "2026-10-06", BearerToken(lasting))
     await appender.append("a.jsonl", b"x\n")
@@ -124,7 +122,6 @@ async def test_the_bearer_token_is_kept_until_near_its_end() -> None:
     assert seen[-1]["Authorization"] == "Bearer token2"
     await appender.aclose()
     await short.aclose()
-    await runner.cleanup()
 
 
 async def test_a_connection_string_without_a_key_cannot_sign_appends() -> None:
