@@ -15,11 +15,15 @@ session, bound to the loop that first used it) it calls back there with :func:`c
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+STOP_WAIT_SECONDS = 10.0
+"""How long a cancelled caller waits for its work to stop (a slice's last transcript write: 5 s)."""
 
 new_loop: Callable[[], asyncio.AbstractEventLoop]
 """A uvloop loop where uvloop is installed, else asyncio's own."""
@@ -53,9 +57,48 @@ class MonitorLoop:
     async def run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """``work()`` on the monitor loop, awaited on the caller's.
 
-        Cancelling the caller cancels the work too (``asyncio.wrap_future`` passes it on).
+        Cancelling the caller cancels the work and waits (at most :data:`STOP_WAIT_SECONDS`) until
+        it has stopped: a slice still unwinding must not call back into a loop whose owner
+        (an activity, a test's host) believes it finished.
         """
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work(), self.loop))
+        loop = self.loop
+        finished: concurrent.futures.Future[T] = concurrent.futures.Future()
+        started: list[asyncio.Task[T]] = []
+        stop = threading.Event()
+
+        def start() -> None:
+            if stop.is_set():
+                finished.cancel()
+                return
+            task = loop.create_task(work())
+            task.add_done_callback(lambda done: _settle(finished, done))
+            started.append(task)
+
+        def cancel() -> None:
+            stop.set()
+            for task in started:
+                task.cancel()
+
+        loop.call_soon_threadsafe(start)
+        outcome = asyncio.wrap_future(finished)
+        try:
+            return await asyncio.shield(outcome)
+        except asyncio.CancelledError:
+            loop.call_soon_threadsafe(cancel)
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(outcome, STOP_WAIT_SECONDS)
+            raise
+
+
+def _settle(finished: concurrent.futures.Future[T], task: asyncio.Task[T]) -> None:
+    """Pass a finished task's outcome to the caller's future (unless the caller gave up)."""
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if task.cancelled():
+            finished.cancel()
+        elif (error := task.exception()) is not None:
+            finished.set_exception(error)
+        else:
+            finished.set_result(task.result())
 
 
 def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
