@@ -53,3 +53,13 @@ def test_python_3_13_leaves_no_venv_behind(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "PYTHON=python3.13 is not Python 3.11 or 3.12" in done.stderr
     assert not (project / ".venv").exists()
+
+
+def test_its_azurite_takes_the_storage_sdks_newer_service_versions() -> None:
+    """Without the flag Azurite refuses every call-store request of the pinned SDKs with
+    "The API version ... is not supported by Azurite", and the demo's record lists the failures
+    (the tests start theirs with the same flag: ``tests/support/azurite.py``)."""
+    script = (ROOT / "scripts" / "run-local").read_text(encoding="utf-8")
+    starts = [line for line in script.splitlines() if "node_modules/.bin/azurite --silent" in line]
+    assert len(starts) == 1
+    assert "--skipApiVersionCheck" in starts[0].split()
