@@ -7,16 +7,16 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from devhost.loopback import serve_on_loopback
+
 
 @contextlib.asynccontextmanager
 async def served(*routes: web.RouteDef) -> AsyncIterator[str]:
     """Serve ``routes`` on 127.0.0.1 (a free port) while the block runs; yields the base URL."""
     app = web.Application()
     app.add_routes(routes)
-    runner = web.AppRunner(app)
-    await runner.setup()
+    runner, origin = await serve_on_loopback(app)
     try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        yield origin
     finally:
         await runner.cleanup()
