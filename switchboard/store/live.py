@@ -70,8 +70,7 @@ def live_blob_name(call_id: str) -> str:
 class _Writer:
     """The one task of an event loop that writes every waiting transcript, paced."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def __init__(self) -> None:
         self._waiting: deque[LiveTranscript] = deque()
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -82,10 +81,10 @@ class _Writer:
         """Put a transcript with new turns in line (a closed one is skipped when its turn comes)."""
         self._waiting.append(transcript)
         if self._task is None or self._task.done():
-            self._task = self.loop.create_task(self._run())
+            self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        waiting, loop = self._waiting, self.loop
+        waiting, loop = self._waiting, asyncio.get_running_loop()
         while waiting:
             transcript = waiting[0]
             if transcript.closed:
@@ -102,6 +101,7 @@ class _Writer:
             write = loop.create_task(self._write(transcript))
             self._writes.add(write)  # a reference, so the task is not collected mid-write
             write.add_done_callback(self._writes.discard)
+        self._task = None  # done: the next enqueue starts another (a done task keeps its loop)
 
     async def _write(self, transcript: LiveTranscript) -> None:
         try:
@@ -116,10 +116,10 @@ _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer] = (
 
 
 def _writer() -> _Writer:
-    loop = asyncio.get_running_loop()
+    loop = asyncio.get_running_loop()  # the writer keeps no reference to it: the map's key dies
     writer = _writers.get(loop)
     if writer is None:
-        writer = _writers[loop] = _Writer(loop)
+        writer = _writers[loop] = _Writer()
     return writer
 
 
@@ -165,7 +165,8 @@ class LiveTranscript:
 
     def _get_in_line(self) -> None:
         writer = self._writer = self._writer or _writer()
-        self._in_line, self.due_at = True, writer.loop.time() + self._flush_seconds
+        self._in_line = True
+        self.due_at = asyncio.get_running_loop().time() + self._flush_seconds
         writer.enqueue(self)
 
     async def write_queued(self) -> None:
